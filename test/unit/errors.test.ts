@@ -1,0 +1,27 @@
+import { expect } from 'chai';
+import { ProxyError, toHttp, classify } from '../../src/errors.js';
+
+describe('errors: the one error → HTTP map', () => {
+  const table: Array<[string, unknown, number]> = [
+    ['malformed token', new ProxyError('BAD_TOKEN'), 400],
+    ['egress denied', new ProxyError('EGRESS_DENIED'), 403],
+    ['connect timeout (undici)', Object.assign(new Error('x'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), 504],
+    ['headers timeout (undici)', Object.assign(new Error('x'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), 504],
+    ['body timeout (undici)', Object.assign(new Error('x'), { code: 'UND_ERR_BODY_TIMEOUT' }), 504],
+    ['refused, nested in cause', new Error('fetch failed', { cause: Object.assign(new Error('c'), { code: 'ECONNREFUSED' }) }), 502],
+    ['upstream 404 passed through', new ProxyError('UPSTREAM_STATUS', { status: 404 }), 404],
+    ['playlist too large', new ProxyError('PLAYLIST_TOO_LARGE'), 502],
+    ['anything else', new TypeError('boom'), 500],
+  ];
+  for (const [name, err, status] of table) {
+    it(`${name} → ${status}`, () => {
+      expect(toHttp(err).status).to.equal(status);
+    });
+  }
+
+  it('never echoes the error detail or cause in the body', () => {
+    const err = new ProxyError('BAD_TOKEN', { detail: '<script>alert(1)</script>' });
+    expect(toHttp(err).body).to.equal('malformed proxy token\n');
+    expect(classify(err)).to.equal(err);
+  });
+});
