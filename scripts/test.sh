@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_cmds=(redis-server nginx ffmpeg ffprobe chromium unshare)
+need_cmds=(redis-server nginx ffmpeg ffprobe chromium unshare ip openssl)
 pkg_for() {
   case "$1" in
     redis-server) echo redis-server ;;
@@ -13,6 +13,8 @@ pkg_for() {
     ffmpeg|ffprobe) echo ffmpeg ;;
     chromium) echo chromium ;;
     unshare) echo util-linux ;;
+    ip) echo iproute2 ;;
+    openssl) echo openssl ;;
   esac
 }
 missing=()
@@ -41,4 +43,5 @@ fi
 
 echo "test.sh: type-checking" >&2
 npx tsc -p tsconfig.json --noEmit
+if [ "$#" -eq 0 ]; then set -- "test/unit/**/*.test.ts" "test/integration/**/*.test.ts"; fi
 exec npx mocha "$@"

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { OPTIONS } from './config-options.js';
 import { createIpSet, IpSetError, type IpSet } from './net/ip-set.js';
 
 /**
@@ -103,12 +104,16 @@ function bool(raw: Raw, name: string): boolean {
   throw new ConfigError(name, `expected true or false, got ${JSON.stringify(v)}`);
 }
 
-/** Arrays come from repeated flags, JSON arrays, or comma-separated env values. */
+/**
+ * Arrays come from repeated flags, JSON arrays, or comma-separated values (how env vars carry lists).
+ * `--header` values may contain commas themselves, so they are never split.
+ */
 function list(raw: Raw, name: string): string[] {
   const v = raw[name];
   if (v === undefined || v === null || v === '') return [];
-  const items = Array.isArray(v) ? v : [v];
-  return items.map(String).filter((s) => s.trim() !== '');
+  const items = (Array.isArray(v) ? v : [v]).map(String);
+  const split = name === 'header' ? items : items.flatMap((s) => s.split(','));
+  return split.map((s) => s.trim()).filter((s) => s !== '');
 }
 
 function readText(name: string, path: string): string {
@@ -321,4 +326,13 @@ export function parseConfig(raw: Raw): Config {
     throw new ConfigError('cache-live-ttl-min', 'must not exceed --cache-live-ttl-max');
   }
   return deepFreeze(config);
+}
+
+/** Programmatic use and tests: option values by flag name, defaults filled in from the option table. */
+export function configFromOptions(values: Record<string, unknown> = {}): Config {
+  const raw: Raw = {};
+  for (const [name, spec] of Object.entries(OPTIONS)) {
+    if ('default' in spec) raw[name] = spec.default;
+  }
+  return parseConfig({ ...raw, ...values });
 }

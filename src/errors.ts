@@ -24,6 +24,8 @@ export const ERRORS = {
   UPSTREAM_CONNECT_TIMEOUT: { status: 504, message: 'upstream connect timeout' },
   UPSTREAM_HEADERS_TIMEOUT: { status: 504, message: 'upstream response headers timeout' },
   UPSTREAM_BODY_TIMEOUT: { status: 504, message: 'upstream response body timeout' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'upstream playlist fetch timeout' },
+  CLIENT_GONE: { status: 499, message: 'client closed the request' },
   UPSTREAM_STATUS: { status: 502, message: 'upstream error' },
   SHUTTING_DOWN: { status: 503, message: 'shutting down' },
   INTERNAL: { status: 500, message: 'internal error' },

@@ -1,0 +1,93 @@
+import type { CacheConfig } from '../config.js';
+import { ERRORS, ProxyError, type ErrorCode } from '../errors.js';
+import type { CachedPlaylist } from './types.js';
+
+/**
+ * How long a cached playlist stays fresh, derived from the playlist itself (issue #3 §3). Every value is
+ * a CacheConfig field, so each can be overridden.
+ */
+
+export type PlaylistKind = 'error' | 'multivariant' | 'vod' | 'll-hls' | 'live' | 'unknown';
+
+const STREAM_INF = /^#EXT-X-(?:I-FRAME-)?STREAM-INF:/m;
+const ENDLIST = /^#EXT-X-ENDLIST\s*$/m;
+const PLAYLIST_TYPE_VOD = /^#EXT-X-PLAYLIST-TYPE:\s*VOD\s*$/m;
+const PART_TARGET = /^#EXT-X-PART-INF:(?:.*,)?\s*PART-TARGET=(\d+(?:\.\d+)?)/m;
+const TARGET_DURATION = /^#EXT-X-TARGETDURATION:\s*(\d+(?:\.\d+)?)/m;
+
+export function classifyPlaylist(entry: Pick<CachedPlaylist, 'status' | 'body'> & { errorCode?: string }): PlaylistKind {
+  if (entry.errorCode !== undefined || entry.status >= 400) return 'error';
+  const body = entry.body;
+  // RFC 8216 §4.3.4.2: EXT-X-STREAM-INF appears only in a Multivariant Playlist.
+  if (STREAM_INF.test(body)) return 'multivariant';
+  // RFC 8216 §4.3.3.4: "no more Media Segments will be added"; §4.3.3.5: a VOD playlist "cannot change".
+  if (ENDLIST.test(body) || PLAYLIST_TYPE_VOD.test(body)) return 'vod';
+  if (PART_TARGET.test(body)) return 'll-hls';
+  if (TARGET_DURATION.test(body)) return 'live';
+  return 'unknown';
+}
+
+function clampLive(ms: number, cfg: CacheConfig): number {
+  return Math.round(Math.min(cfg.liveTtlMaxMs, Math.max(cfg.liveTtlMinMs, ms)));
+}
+
+export function ttlFor(entry: Pick<CachedPlaylist, 'status' | 'body'> & { errorCode?: string }, cfg: CacheConfig): number {
+  switch (classifyPlaylist(entry)) {
+    case 'error':
+      // Remembered briefly so that an upstream outage is not multiplied by the number of viewers.
+      return cfg.errorTtlMs;
+    case 'multivariant':
+      return cfg.masterTtlMs;
+    case 'vod':
+      return cfg.vodTtlMs;
+    case 'll-hls': {
+      // RFC 8216bis §4.4.3.7: the playlist gains a Partial Segment about every PART-TARGET (the Part Target
+      // Duration) seconds, and a blocking reload (§6.2.5.2) is answered as soon as one is added; half of it
+      // keeps a cached copy at most about half a part behind the live edge.
+      const part = Number(PART_TARGET.exec(entry.body)![1]);
+      return clampLive((part * 1000) / 2, cfg);
+    }
+    case 'live': {
+      // RFC 8216 §6.3.4: a client that finds the playlist unchanged waits "one-half the target duration"
+      // before retrying; the server adds a segment about once per target duration.
+      const target = Number(TARGET_DURATION.exec(entry.body)![1]);
+      return clampLive((target * 1000) / 2, cfg);
+    }
+    default:
+      // Not recognisably a playlist (or no target duration): the most conservative live lifetime.
+      return cfg.liveTtlMinMs;
+  }
+}
+
+/**
+ * How long a store must keep an entry: successful copies outlive their freshness by the stale-if-error
+ * window (RFC 5861 §4) so a failed refresh can still serve them; error entries are never served stale.
+ */
+export function keepMsFor(entry: CachedPlaylist, cfg: CacheConfig): number {
+  return entry.errorCode !== undefined || entry.status >= 400 ? entry.ttlMs : entry.ttlMs + cfg.staleIfErrorMs;
+}
+
+/**
+ * RFC 5861 §4: stale-if-error applies to situations "that would result in a 500, 502, 503, or 504 HTTP
+ * response" — upstream unreachable, timeouts, upstream 5xx. An upstream 404/403/410 is an answer, not an
+ * outage, and is passed through rather than hidden behind a stale copy.
+ */
+export function allowsStale(err: ProxyError): boolean {
+  return (err.statusOverride ?? ERRORS[err.code].status) >= 500;
+}
+
+/** The error entry remembered for errorTtlMs after a failed fetch. */
+export function errorEntry(err: ProxyError, now: number, cfg: CacheConfig): CachedPlaylist {
+  const status = err.statusOverride ?? ERRORS[err.code].status;
+  return { status, body: '', finalUrl: '', contentType: '', fetchedAt: now, ttlMs: cfg.errorTtlMs, errorCode: err.code };
+}
+
+/**
+ * Rebuilds the ProxyError of an error entry for its waiters and later hitters: same code, and the status
+ * kept when it differs from the catalogue (an upstream 404 passed through stays a 404).
+ */
+export function errorFromEntry(entry: CachedPlaylist): ProxyError {
+  const code = (entry.errorCode !== undefined && entry.errorCode in ERRORS ? entry.errorCode : 'INTERNAL') as ErrorCode;
+  const status = entry.status !== ERRORS[code].status ? entry.status : undefined;
+  return new ProxyError(code, { detail: 'cached upstream failure', ...(status !== undefined ? { status } : {}) });
+}

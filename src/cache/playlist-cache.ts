@@ -1,0 +1,183 @@
+import { performance } from 'node:perf_hooks';
+import type { CacheConfig } from '../config.js';
+import { classify, ProxyError } from '../errors.js';
+import { allowsStale, errorEntry, errorFromEntry, keepMsFor, ttlFor } from './freshness.js';
+import { createSingleFlight } from './single-flight.js';
+import type { Claim, PlaylistStore, StoredRecord } from './store.js';
+import type { CachedPlaylist, CacheGetResult, CacheResult, CacheStats, PlaylistCache, PlaylistFetcher } from './types.js';
+
+/**
+ * The cache semantics shared by both backends (issue #3): freshness from the playlist, single-flight per
+ * process, a lock across replicas when the store is shared, error entries, and stale-if-error.
+ */
+
+interface Outcome {
+  entry: CachedPlaylist;
+  result: CacheResult;
+  /** The original failure, with its cause, for the request that made the fetch. */
+  error?: ProxyError;
+}
+
+type Usable = 'fresh' | 'stale' | undefined;
+
+export function createCacheCore(
+  store: PlaylistStore,
+  cfg: CacheConfig,
+  deps: { clock: () => number; stats: CacheStats },
+): PlaylistCache {
+  const { clock, stats } = deps;
+  const flights = createSingleFlight<Outcome>();
+  const fetches = new Set<AbortController>();
+  const pollMs = Math.max(20, Math.min(250, Math.floor(cfg.coalesceTimeoutMs / 10)));
+  let closed = false;
+
+  /**
+   * Only the declared fields are kept, so both backends hold exactly the same thing. The cache owns time:
+   * fetchedAt is stamped with the injected clock, whatever the fetcher put there.
+   */
+  function toEntry(fetched: Omit<CachedPlaylist, 'ttlMs'>, now: number): CachedPlaylist {
+    const { status, body, finalUrl, contentType, errorCode } = fetched;
+    const entry: CachedPlaylist = { status, body, finalUrl, contentType, fetchedAt: now, ttlMs: ttlFor(fetched, cfg) };
+    if (typeof errorCode === 'string') entry.errorCode = errorCode;
+    return Object.freeze(entry);
+  }
+
+  const isError = (e: CachedPlaylist): boolean => e.errorCode !== undefined || e.status >= 400;
+
+  function usable(record: StoredRecord | undefined, now: number): Usable {
+    if (!record) return undefined;
+    const { entry } = record;
+    const age = now - entry.fetchedAt;
+    if (age < entry.ttlMs) return 'fresh';
+    if (!isError(entry) && record.retryAfter !== undefined && now < record.retryAfter && age < entry.ttlMs + cfg.staleIfErrorMs) {
+      return 'stale';
+    }
+    return undefined;
+  }
+
+  const withinStaleWindow = (record: StoredRecord | undefined, now: number): record is StoredRecord =>
+    record !== undefined && !isError(record.entry) && now - record.entry.fetchedAt < record.entry.ttlMs + cfg.staleIfErrorMs;
+
+  /** Serves the prior copy after a failed refresh and remembers the failure for errorTtlMs. */
+  async function serveStale(key: string, prior: StoredRecord, now: number): Promise<Outcome> {
+    const keepMs = prior.entry.fetchedAt + prior.entry.ttlMs + cfg.staleIfErrorMs - now;
+    await store.write(key, { entry: prior.entry, retryAfter: now + cfg.errorTtlMs }, keepMs);
+    return { entry: prior.entry, result: 'stale' };
+  }
+
+  async function fetchAndStore(key: string, fetcher: PlaylistFetcher, prior: StoredRecord | undefined): Promise<Outcome> {
+    const controller = new AbortController();
+    fetches.add(controller);
+    stats.fetches++;
+    try {
+      const fetched = await fetcher(controller.signal);
+      const now = clock();
+      const entry = toEntry(fetched, now);
+      if (entry.status >= 500 && withinStaleWindow(prior, now)) return await serveStale(key, prior, now);
+      await store.write(key, { entry }, keepMsFor(entry, cfg));
+      return { entry, result: 'miss' };
+    } catch (err) {
+      if (closed) throw new ProxyError('SHUTTING_DOWN', { cause: err });
+      const error = classify(err);
+      const now = clock();
+      if (allowsStale(error) && withinStaleWindow(prior, now)) return await serveStale(key, prior, now);
+      const entry = Object.freeze(errorEntry(error, now, cfg));
+      await store.write(key, { entry }, keepMsFor(entry, cfg));
+      return { entry, result: 'miss', error };
+    } finally {
+      fetches.delete(controller);
+    }
+  }
+
+  /** Waits for another replica's fetch; returns its record, or the lock when the holder went away. */
+  async function awaitOtherReplica(key: string): Promise<{ outcome?: Outcome; claim?: Claim; prior?: StoredRecord }> {
+    const deadline = performance.now() + cfg.coalesceTimeoutMs;
+    let prior: StoredRecord | undefined;
+    for (let left = cfg.coalesceTimeoutMs; left > 0 && !closed; left = deadline - performance.now()) {
+      await store.waitForFill!(key, Math.min(left, pollMs));
+      const claim = await store.claim!(key, cfg.coalesceTimeoutMs);
+      if (!claim) return { prior }; // Redis went away: fetch ourselves.
+      prior = claim.record ?? prior;
+      const u = usable(claim.record, clock());
+      if (u) {
+        await claim.release();
+        return { outcome: { entry: claim.record!.entry, result: u === 'fresh' ? 'coalesced' : 'stale' } };
+      }
+      if (claim.leader) return { claim, prior };
+    }
+    return { prior }; // coalesceTimeoutMs passed: fetch ourselves rather than keep the viewer waiting.
+  }
+
+  /** One per key per process (single-flight): re-check, coordinate with other replicas, fetch. */
+  async function refresh(key: string, fetcher: PlaylistFetcher, seen: StoredRecord | undefined): Promise<Outcome> {
+    let claim = store.claim ? await store.claim(key, cfg.coalesceTimeoutMs) : undefined;
+    try {
+      // Re-check: a flight that settled between our read and now may have just stored the answer.
+      const record = claim ? claim.record : store.claim ? undefined : await store.read(key);
+      let prior = record ?? seen;
+      const u = usable(record, clock());
+      if (u) return { entry: record!.entry, result: u === 'fresh' ? 'hit' : 'stale' };
+      if (claim && !claim.leader) {
+        const waited = await awaitOtherReplica(key);
+        if (waited.outcome) return waited.outcome;
+        claim = waited.claim;
+        prior = waited.prior ?? prior;
+      }
+      if (closed) throw new ProxyError('SHUTTING_DOWN');
+      return await fetchAndStore(key, fetcher, prior);
+    } finally {
+      await claim?.release();
+    }
+  }
+
+  function count(result: CacheResult): void {
+    if (result === 'hit') stats.hits++;
+    else if (result === 'miss') stats.misses++;
+    else if (result === 'coalesced') stats.coalesced++;
+    else stats.stale++;
+  }
+
+  function deliver(outcome: Outcome, result: CacheResult): CacheGetResult {
+    count(result);
+    const { entry } = outcome;
+    if (entry.errorCode !== undefined) throw outcome.error ?? errorFromEntry(entry);
+    return { entry, result, ageMs: Math.max(0, clock() - entry.fetchedAt) };
+  }
+
+  function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    if (!signal) return promise;
+    if (signal.aborted) return Promise.reject(new ProxyError('CLIENT_GONE'));
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(new ProxyError('CLIENT_GONE'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  return {
+    async get(key, fetcher, options = {}) {
+      if (closed) throw new ProxyError('SHUTTING_DOWN');
+      const { signal } = options;
+      const seen = await untilAborted(store.read(key), signal);
+      const u = usable(seen, clock());
+      if (u) return deliver({ entry: seen!.entry, result: u === 'fresh' ? 'hit' : 'stale' }, u === 'fresh' ? 'hit' : 'stale');
+      const { promise, joined } = flights.run(key, () => refresh(key, fetcher, seen));
+      const outcome = await untilAborted(promise, signal);
+      if (!joined) return deliver(outcome, outcome.result);
+      // A waiter gets the flight's copy; the original error object stays with the request that fetched.
+      return deliver({ entry: outcome.entry, result: outcome.result }, outcome.result === 'stale' ? 'stale' : 'coalesced');
+    },
+
+    get stats() {
+      return stats;
+    },
+
+    state: () => store.state(),
+
+    async close() {
+      closed = true;
+      for (const controller of fetches) controller.abort(new ProxyError('SHUTTING_DOWN'));
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+import yargs, { type Options } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { parseConfig, ConfigError, type Config } from './config.js';
+import { OPTIONS, REFUSED_HLSD_FLAGS, type OptionSpec } from './config-options.js';
+import { createApp } from './server.js';
+import { createSigner } from './signing.js';
+import { encodeTarget, extensionFor } from './url-codec.js';
+
+/**
+ * The only module that reads argv and the environment, and the only one that exits. Flags > env
+ * (`HLS_SIDECAR_*`) > `--config file.json` > defaults. A bad value exits 2 with a message naming the option.
+ */
+
+const EXIT_USAGE = 2;
+
+function fail(message: string): never {
+  process.stderr.write(`hls-sidecar: ${message}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+function yargsOptions(): Record<string, Options> {
+  const out: Record<string, Options> = {};
+  for (const [name, raw] of Object.entries(OPTIONS)) {
+    const spec = raw as OptionSpec;
+    const o: Options = { type: spec.type, describe: spec.describe, group: `${spec.group}:` };
+    if (spec.default !== undefined) o.default = spec.default;
+    if (spec.alias) o.alias = spec.alias;
+    if (spec.type === 'array') o.string = true;
+    out[name] = o;
+  }
+  return out;
+}
+
+/** hlsd flags with no equivalent are refused with the reason (issue #7 §1), before yargs sees them. */
+function refuseUnsupported(argv: string[]): void {
+  for (const arg of argv) {
+    const name = /^--([a-z0-9-]+)/.exec(arg)?.[1];
+    if (name && REFUSED_HLSD_FLAGS[name]) fail(`--${name} is not supported: ${REFUSED_HLSD_FLAGS[name]}`);
+  }
+}
+
+function configFrom(argv: Record<string, unknown>): Config {
+  try {
+    return parseConfig(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+}
+
+/** `hls-sidecar url <upstream>`: the proxied (and, with --sign-key, signed) URL for a public base. */
+function printUrl(config: Config, upstream: string, base: string): void {
+  const target = { url: upstream };
+  if (!/^https?:\/\//i.test(upstream)) fail('url: expected an absolute http(s) URL');
+  const signer = config.security.signKeys.length ? createSigner(config.security.signKeys, config.security.signTtlSec, Date.now) : undefined;
+  const ext = extensionFor(upstream, /\.m3u8?(\?|$)/i.test(upstream) ? 'playlist' : 'segment', config);
+  process.stdout.write(`${base.replace(/\/+$/, '')}/${encodeTarget(target, ext, signer?.sign(target))}\n`);
+}
+
+async function serve(config: Config): Promise<void> {
+  const app = createApp(config);
+  const address = await app.listen();
+  const where = `${config.tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const publicBase = config.publicHost ? `${config.publicHost.proto}://${config.publicHost.authority}${config.prefix ?? ''}` : 'from forwarded headers / Host';
+  app.logger.info(
+    {
+      listen: where,
+      publicBase,
+      prefix: config.prefix ?? '(echoed from the request path)',
+      trustProxy: config.trustProxy.source,
+      cache: config.cache.redisUrl ? 'redis' : 'memory',
+      cacheState: app.cache.state(),
+      allowUpstream: config.security.allowUpstream.length ? config.security.allowUpstream : 'any (loopback, link-local and metadata refused)',
+    },
+    `hls-sidecar listening on ${where}`,
+  );
+  if (config.security.allowUpstream.length === 0) {
+    app.logger.warn('no --allow-upstream rule: any public or private upstream may be proxied; set --allow-upstream in production');
+  }
+  if (!config.upstreamTls.rejectUnauthorized) app.logger.warn('--req-insecure: upstream TLS certificates are not verified');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  refuseUnsupported(argv);
+  const parser = yargs(argv)
+    .scriptName('hls-sidecar')
+    .usage('$0 [options]\n\nHLS reverse proxy: rewrites playlists so every URI routes back through it.')
+    .options(yargsOptions())
+    .env('HLS_SIDECAR')
+    .config('config', 'JSON file with option values (same names as the flags)')
+    .command('$0', 'start the proxy')
+    .command('url <upstream>', 'print the proxied URL of an upstream URL', (y) =>
+      y.positional('upstream', { type: 'string', demandOption: true }).option('base', {
+        type: 'string',
+        default: 'http://localhost:8080',
+        describe: 'public base (scheme://host[:port][/prefix])',
+      }),
+    )
+    .command('sign <upstream>', 'print a signed entry URL (needs --sign-key)', (y) =>
+      y.positional('upstream', { type: 'string', demandOption: true }).option('base', {
+        type: 'string',
+        default: 'http://localhost:8080',
+        describe: 'public base (scheme://host[:port][/prefix])',
+      }),
+    )
+    .strict()
+    .help()
+    .version()
+    .wrap(Math.min(120, process.stdout.columns ?? 100))
+    .fail((msg, err) => fail(msg || err?.message || 'bad arguments'));
+  const args = (await parser.parseAsync()) as Record<string, unknown> & { _: Array<string | number> };
+  const config = configFrom(args);
+  const command = String(args._[0] ?? '');
+  if (command === 'url' || command === 'sign') {
+    if (command === 'sign' && !config.security.signKeys.length) fail('sign: needs --sign-key');
+    printUrl(config, String(args.upstream), String(args.base));
+    return;
+  }
+  await serve(config);
+}
+
+main(hideBin(process.argv)).catch((err: unknown) => {
+  process.stderr.write(`hls-sidecar: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

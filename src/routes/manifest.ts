@@ -1,0 +1,92 @@
+import type { ServerResponse } from 'node:http';
+import type { PlaylistCache, CacheResult } from '../cache/types.js';
+import type { Config } from '../config.js';
+import { looksLikePlaylist } from '../manifest/detect.js';
+import { upstreamRequestHeaders } from '../upstream/headers.js';
+import type { Upstream } from '../upstream/client.js';
+import type { Target } from '../url-codec.js';
+import type { Renderer } from './render-playlist.js';
+
+/**
+ * A playlist request: cache (coalesced, shared) → rewrite for this viewer's public base → reply.
+ * Orchestration only; fetching, caching and rewriting live in their own modules.
+ */
+
+export const PLAYLIST_CONTENT_TYPE = 'application/vnd.apple.mpegurl';
+
+export interface PlaylistDeps {
+  config: Config;
+  upstream: Upstream;
+  cache: PlaylistCache;
+  renderer: Renderer;
+  clock: () => number;
+}
+
+export interface PlaylistRequest {
+  target: Target;
+  /** Upstream URL with the viewer's query merged in (LL-HLS directives are part of the cache key). */
+  upstreamUrl: string;
+  publicBase: string;
+  head: boolean;
+}
+
+/** The cache key: upstream URL plus what the token carries. Nothing from the viewer's headers (issue #3 §2). */
+export function playlistKey(upstreamUrl: string, target: Target): string {
+  return target.referer ? `${upstreamUrl}|${target.referer}` : upstreamUrl;
+}
+
+/** A safe content type to pass through for a non-playlist body fetched as one. */
+function passThroughType(contentType: string): string {
+  return /^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+"-]+)*$/.test(contentType) ? contentType : 'application/octet-stream';
+}
+
+export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, res: ServerResponse): Promise<CacheResult> {
+  const { config, upstream, cache, renderer } = deps;
+  const key = playlistKey(req.upstreamUrl, req.target);
+  const headers = upstreamRequestHeaders({ config: config.upstreamHeaders, referer: req.target.referer, client: undefined });
+  const { entry, result, ageMs } = await cache.get(key, async (signal) => ({
+    ...(await upstream.fetchPlaylist(req.upstreamUrl, { headers, signal })),
+    fetchedAt: deps.clock(),
+  }));
+
+  const isPlaylist = looksLikePlaylist(entry.contentType, entry.body.slice(0, 64));
+  const body = isPlaylist
+    ? renderer.render({
+        version: `${key}\n${entry.fetchedAt}`,
+        body: entry.body,
+        finalUrl: entry.finalUrl,
+        requestUrl: req.upstreamUrl,
+        target: req.target,
+        publicBase: req.publicBase,
+      })
+    : entry.body;
+  const buf = Buffer.from(body, 'utf8');
+  const maxAge = Math.max(0, Math.floor((entry.ttlMs - ageMs) / 1000));
+  res.writeHead(200, {
+    'content-type': isPlaylist ? PLAYLIST_CONTENT_TYPE : passThroughType(entry.contentType),
+    'content-length': String(buf.length),
+    // Truthful freshness (issue #3 §3): hls.js subtracts Age when it schedules the next live reload.
+    'cache-control': `max-age=${maxAge}`,
+    age: String(Math.floor(ageMs / 1000)),
+    'x-hls-sidecar-cache': result.toUpperCase(),
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(req.head ? undefined : buf);
+  return result;
+}
+
+/** A playlist found where a segment was expected (by content type or `#EXTM3U`): rewritten, not cached. */
+export function sendRewritten(
+  renderer: Renderer,
+  input: { body: string; finalUrl: string; requestUrl: string; target: Target; publicBase: string; head: boolean },
+  res: ServerResponse,
+): void {
+  const buf = Buffer.from(renderer.render({ ...input, version: '' }), 'utf8');
+  res.writeHead(200, {
+    'content-type': PLAYLIST_CONTENT_TYPE,
+    'content-length': String(buf.length),
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(input.head ? undefined : buf);
+}

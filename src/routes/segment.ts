@@ -1,0 +1,118 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Config } from '../config.js';
+import { ProxyError } from '../errors.js';
+import { looksLikePlaylist } from '../manifest/detect.js';
+import { readLimited } from '../upstream/body.js';
+import { discard, type Upstream } from '../upstream/client.js';
+import { clientResponseHeaders, headerValue, upstreamRequestHeaders } from '../upstream/headers.js';
+import type { Target } from '../url-codec.js';
+import { sendRewritten } from './manifest.js';
+import type { Renderer } from './render-playlist.js';
+
+/**
+ * Segments, keys, init sections, and anything else that is not requested as a playlist: streamed, never
+ * buffered (issue #2 §5). Range and validators go upstream; 200/206/304/404/416 come back as themselves;
+ * the upstream request is aborted as soon as the client goes away.
+ *
+ * A response that turns out to be a playlist (by content type, or `#EXTM3U` in the first chunk of a
+ * generically typed body) is rewritten instead of passed through (issue #2 §3: "recognised by content-type
+ * or #EXTM3U, not only by extension").
+ */
+
+export interface StreamDeps {
+  config: Config;
+  upstream: Upstream;
+  renderer: Renderer;
+}
+
+export interface StreamRequest {
+  target: Target;
+  upstreamUrl: string;
+  publicBase: string;
+}
+
+const PLAYLIST_TYPE = /mpegurl/i;
+/** Types under which a playlist might hide; real media types are piped without a look. */
+const GENERIC_TYPE = /^(text\/plain|application\/octet-stream|binary\/octet-stream)?\s*(;|$)/i;
+
+/** Whole-body responses only: a 206 for `bytes=0-` (ffmpeg sends it for everything) counts as whole. */
+function isWholeBody(status: number, headers: Record<string, string | string[] | undefined>): boolean {
+  if (status === 200) return true;
+  if (status !== 206) return false;
+  const m = /^bytes 0-(\d+)\/(\d+)$/.exec(headerValue(headers, 'content-range') ?? '');
+  return !!m && Number(m[1]) + 1 === Number(m[2]);
+}
+
+/** Reads the first chunk and puts it back, so the stream is unchanged for whoever reads it next. */
+async function peek(body: Readable): Promise<Buffer | null> {
+  for (;;) {
+    const chunk = body.read() as Buffer | null;
+    if (chunk !== null) {
+      body.unshift(chunk);
+      return chunk;
+    }
+    if (body.readableEnded) return null;
+    await Promise.race([once(body, 'readable'), once(body, 'end')]);
+  }
+}
+
+export async function serveStream(deps: StreamDeps, req: IncomingMessage, res: ServerResponse, r: StreamRequest): Promise<void> {
+  const { config, upstream, renderer } = deps;
+  const head = req.method === 'HEAD';
+  const abort = new AbortController();
+  // 'close' fires on the response when the client disconnects before it has been fully written.
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+
+  const up = await upstream.open(r.upstreamUrl, {
+    method: head ? 'HEAD' : 'GET',
+    headers: upstreamRequestHeaders({ config: config.upstreamHeaders, referer: r.target.referer, client: req.headers }),
+    signal: abort.signal,
+  });
+  if (up.status >= 500) {
+    discard(up.body);
+    throw new ProxyError('UPSTREAM_STATUS', { status: 502 });
+  }
+
+  const contentType = headerValue(up.headers, 'content-type') ?? '';
+  if (!head && isWholeBody(up.status, up.headers)) {
+    const declared = PLAYLIST_TYPE.test(contentType);
+    let sniffed = false;
+    if (!declared && GENERIC_TYPE.test(contentType)) {
+      const first = await peek(up.body);
+      sniffed = first !== null && looksLikePlaylist(undefined, first.subarray(0, 64).toString('utf8'));
+    }
+    if (declared || sniffed) {
+      const buf = await readLimited(up.body, headerValue(up.headers, 'content-encoding'), config.limits.playlistBytes, abort.signal);
+      const body = buf.toString('utf8');
+      if (looksLikePlaylist(contentType, body.slice(0, 64))) {
+        sendRewritten(renderer, { body, finalUrl: up.finalUrl, requestUrl: r.upstreamUrl, target: r.target, publicBase: r.publicBase, head }, res);
+        return;
+      }
+      // Declared a playlist but is not one: pass the bytes on as they came.
+      const headers = { ...clientResponseHeaders(up.headers), 'content-length': String(buf.length) };
+      delete headers['content-encoding']; // readLimited decompressed it
+      res.writeHead(up.status, headers);
+      res.end(buf);
+      return;
+    }
+  }
+
+  res.writeHead(up.status, { ...clientResponseHeaders(up.headers), 'x-content-type-options': 'nosniff' });
+  if (head || up.status === 304 || up.status === 204) {
+    discard(up.body);
+    res.end();
+    return;
+  }
+  try {
+    // pipeline respects backpressure: a slow client slows the upstream read instead of filling memory.
+    await pipeline(up.body, res);
+  } catch (err) {
+    if (abort.signal.aborted) throw new ProxyError('CLIENT_GONE', { cause: err });
+    throw err;
+  }
+}

@@ -1,0 +1,60 @@
+import { Writable, type Readable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { ProxyError } from '../errors.js';
+
+/**
+ * Reads a playlist body into memory, decompressing gzip/deflate/br (issue #2 §3) and stopping as soon as the
+ * DECOMPRESSED size passes the limit, so neither a huge playlist nor a gzip bomb can pin memory
+ * (issue #5 §4). Segments never come through here: they are streamed.
+ */
+function decompressor(contentEncoding: string | undefined): Transform | undefined {
+  const enc = (contentEncoding ?? '').trim().toLowerCase();
+  switch (enc) {
+    case '':
+    case 'identity':
+      return undefined;
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip();
+    case 'deflate':
+      return createInflate();
+    case 'br':
+      return createBrotliDecompress();
+    default:
+      throw new ProxyError('UPSTREAM_BAD_RESPONSE', { detail: 'unsupported content-encoding' });
+  }
+}
+
+export async function readLimited(
+  body: Readable,
+  contentEncoding: string | undefined,
+  limitBytes: number,
+  signal?: AbortSignal,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, callback) {
+      size += chunk.length;
+      if (size > limitBytes) {
+        callback(new ProxyError('PLAYLIST_TOO_LARGE', { detail: `more than ${limitBytes} bytes` }));
+        return;
+      }
+      chunks.push(chunk);
+      callback();
+    },
+  });
+  let decode: Transform | undefined;
+  try {
+    decode = decompressor(contentEncoding);
+  } catch (err) {
+    body.on("error", () => undefined); // destroying an undici body emits an abort error nobody waits for
+    body.destroy();
+    throw err;
+  }
+  const options = signal ? { signal } : {};
+  if (decode) await pipeline(body, decode, sink, options);
+  else await pipeline(body, sink, options);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}

@@ -1,0 +1,371 @@
+/**
+ * Static checks of the deployment kit (issue #6): every template is tested as shipped. The only edits made
+ * before handing a file to a validator are listed in explicit substitution tables, each entry required to
+ * match exactly once. Rehearsals against a running proxy live elsewhere.
+ */
+import { expect } from 'chai';
+import { readFileSync, statSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import AjvModule from 'ajv';
+import { load as loadYaml } from 'js-yaml';
+import { OPTIONS } from '../../src/config-options.js';
+import { evaluateIisRules, findNginx, parseDockerfile, parseNginx, parseUnit, parseXml, xmlPath, type NginxDirective } from '../support/deploy-parsers.js';
+import { nginxTest, wrapNginxConf } from '../support/nginx.js';
+import { runCommand } from '../support/processes.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const read = (rel: string): string => readFileSync(path.join(ROOT, rel), 'utf8');
+const envName = (option: string): string => `HLS_SIDECAR_${option.toUpperCase().replace(/-/g, '_')}`;
+const OPTION_BY_ENV = new Map(Object.entries(OPTIONS).map(([name, spec]) => [envName(name), spec]));
+const defaultOf = (name: keyof typeof OPTIONS): number => Number(OPTIONS[name].default);
+
+/** Applies [from, to] string replacements, each of which must occur exactly once in the template. */
+function substitute(text: string, table: ReadonlyArray<readonly [string, string]>, file: string): string {
+  return table.reduce((t, [from, to]) => {
+    const n = t.split(from).length - 1;
+    if (n !== 1) throw new Error(`${file}: "${from}" occurs ${n} times, expected exactly once`);
+    return t.split(from).join(to);
+  }, text);
+}
+
+/** A value the proxy's option parser accepts for this option type (config.ts: whole numbers, true/false/1/0). */
+function validEnvValue(envVar: string, value: string): boolean {
+  const type = OPTION_BY_ENV.get(envVar)?.type;
+  if (type === 'number') return /^\d+$/.test(value);
+  if (type === 'boolean') return /^(true|false|1|0)$/.test(value);
+  return type !== undefined;
+}
+
+/** The forwarded headers a location sets itself (proxy_set_header directly inside it). */
+function forwardedHeaders(location: NginxDirective): Record<string, string> {
+  const set = (location.block ?? []).filter((d) => d.name === 'proxy_set_header' && /^(x-forwarded-.+|forwarded)$/i.test(d.args[0] ?? ''));
+  return Object.fromEntries(set.map((d) => [d.args[0] ?? '', d.args[1] ?? '']));
+}
+const seconds = (v: string | undefined): number => Number(/^(\d+)s$/.exec(v ?? '')?.[1] ?? NaN);
+const directive = (loc: NginxDirective, name: string): string[] | undefined => loc.block?.find((d) => d.name === name)?.args;
+
+describe('deployment templates (issue #6)', function () {
+  let tmp: string;
+  let cert: string;
+  let key: string;
+
+  before(async function () {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'hls-sidecar-deploy-'));
+    // The shipped dev-cert script makes the throwaway pair (it needs openssl, like nginx -t below).
+    const r = await runCommand('bash', [path.join(ROOT, 'deploy/make-dev-cert.sh'), path.join(tmp, 'certs')], { timeoutMs: 20_000 });
+    expect(r.code, r.stderr).to.equal(0);
+    [cert, key] = [path.join(tmp, 'certs/dev.crt'), path.join(tmp, 'certs/dev.key')];
+    expect(statSync(key).mode & 0o077, 'private key readable by others').to.equal(0);
+  });
+  after(async () => rm(tmp, { recursive: true, force: true }));
+
+  describe('nginx', function () {
+    /** nginx -t parses every file and loads certificates but binds no socket: ports and upstream addresses stay as shipped. */
+    async function nginxCheck(name: string, body: string): Promise<{ ok: boolean; output: string }> {
+      const prefix = path.join(tmp, name);
+      await mkdir(path.join(prefix, 'hls-sidecar'), { recursive: true });
+      await mkdir(path.join(prefix, 'tmp'), { recursive: true });
+      for (const f of ['upstream.conf', 'hls-proxy-location.conf', 'example-server.conf']) {
+        await copyFile(path.join(ROOT, 'nginx', f), path.join(prefix, 'hls-sidecar', f));
+      }
+      const conf = path.join(prefix, 'nginx.conf');
+      await writeFile(conf, wrapNginxConf(body, prefix));
+      return nginxTest(conf, { prefixDir: prefix });
+    }
+    const certTable = (crt: string, k: string): Array<[string, string]> => [[crt, cert], [k, key]];
+    const cases: Array<[string, () => string]> = [
+      // A bare server {} of the operator's, with upstream.conf in http {} and the snippet inside.
+      ['location snippet + upstream.conf', () => 'include hls-sidecar/upstream.conf;\nserver {\n  listen 127.0.0.1:8443;\n  include hls-sidecar/hls-proxy-location.conf;\n}'],
+      ['example-server.conf (TLS)', () => substitute(read('nginx/example-server.conf'),
+        certTable('/etc/ssl/certs/media.example.com.fullchain.pem', '/etc/ssl/private/media.example.com.key'), 'example-server.conf')],
+      ['deploy/compose-nginx.conf', () => substitute(read('deploy/compose-nginx.conf'),
+        certTable('/etc/nginx/certs/dev.crt', '/etc/nginx/certs/dev.key'), 'compose-nginx.conf')],
+    ];
+    for (const [name, body] of cases) {
+      it(`${name} passes nginx -t`, async () => {
+        const r = await nginxCheck(name.replace(/\W+/g, '-'), body());
+        expect(r.ok, r.output).to.equal(true);
+      });
+    }
+
+    it('the nginx -t harness does fail a broken template (control)', async () => {
+      const broken = read('nginx/hls-proxy-location.conf').replace('proxy_http_version 1.1;', 'proxy_http_version 1.1');
+      const r = await nginxCheck('control', `include hls-sidecar/upstream.conf;\nserver {\n  listen 127.0.0.1:8443;\n${broken}\n}`);
+      expect(r.ok, r.output).to.equal(false);
+    });
+
+    const snippet = parseNginx(read('nginx/hls-proxy-location.conf'));
+    const location = snippet.find((d) => d.name === 'location' && d.args[0] === '/hls-proxy/');
+    it('the location sets exactly the forwarded headers the proxy trusts, and clears Forwarded', () => {
+      expect(location, 'location /hls-proxy/').to.not.equal(undefined);
+      expect(forwardedHeaders(location!)).to.deep.equal({
+        'X-Forwarded-Proto': '$scheme',
+        'X-Forwarded-Host': '$host',
+        'X-Forwarded-Prefix': '/hls-proxy',
+        'X-Forwarded-For': '$proxy_add_x_forwarded_for',
+        Forwarded: '',
+      });
+    });
+
+    it('the location streams over keepalive, passes the URI unchanged and outwaits the proxy', () => {
+      const loc = location!;
+      expect(directive(loc, 'proxy_pass'), 'no URI part after the upstream').to.deep.equal(['http://hls_sidecar']);
+      expect(directive(loc, 'proxy_http_version')).to.deep.equal(['1.1']);
+      expect(loc.block?.find((d) => d.name === 'proxy_set_header' && d.args[0] === 'Connection')?.args[1]).to.equal('');
+      expect(directive(loc, 'proxy_buffering')).to.deep.equal(['off']);
+      expect(directive(loc, 'proxy_request_buffering')).to.deep.equal(['off']);
+      const upstreamLimitSec = Math.max(defaultOf('headers-timeout'), defaultOf('body-timeout'), defaultOf('playlist-timeout')) / 1000;
+      expect(seconds(directive(loc, 'proxy_read_timeout')?.[0])).to.be.greaterThan(upstreamLimitSec);
+      expect(seconds(directive(loc, 'proxy_connect_timeout')?.[0])).to.be.within(1, 10);
+      expect(seconds(directive(loc, 'proxy_send_timeout')?.[0])).to.be.within(5, 120);
+      const metrics = findNginx(loc.block ?? [], 'location').find((d) => d.args.join(' ') === '= /hls-proxy/metrics');
+      expect(metrics?.block?.map((d) => `${d.name} ${d.args.join(' ')}`)).to.include('deny all');
+    });
+
+    it('upstream.conf defines the pool the snippet names, with keepalive after the balancing method', () => {
+      const up = parseNginx(read('nginx/upstream.conf')).find((d) => d.name === 'upstream');
+      expect(up?.args).to.deep.equal(['hls_sidecar']);
+      const names = (up?.block ?? []).map((d) => d.name);
+      expect(names.filter((n) => n === 'server').length).to.be.greaterThan(1);
+      expect(names.indexOf('keepalive')).to.be.greaterThan(names.indexOf('least_conn'));
+    });
+
+    it('compose-nginx.conf re-resolves the scaled `proxy` service through Docker DNS with the same headers', () => {
+      const tree = parseNginx(read('deploy/compose-nginx.conf'));
+      expect(findNginx(tree, 'resolver')[0]?.args[0]).to.equal('127.0.0.11');
+      const loc = findNginx(tree, 'location').find((d) => d.args[0] === '/hls-proxy/')!;
+      const [variable, target] = directive(loc, 'set') ?? [];
+      expect(target).to.equal(`proxy:${defaultOf('port')}`);
+      expect(directive(loc, 'proxy_pass')).to.deep.equal([`http://${variable}`]);
+      // $http_host keeps the published port (8443) in rewritten playlists.
+      expect(forwardedHeaders(loc)).to.deep.equal({ ...forwardedHeaders(location!), 'X-Forwarded-Host': '$http_host' });
+    });
+  });
+
+  describe('IIS', function () {
+    const config = parseXml(read('iis/web.config'));
+    it('web.config is well-formed XML and the checker rejects malformed variants (control)', () => {
+      expect(config.name).to.equal('configuration');
+      const text = read('iis/web.config');
+      const broken: Array<[string, string]> = [
+        ['"--" in a comment', text.replace('<!-- {HTTPS}', '<!-- -- {HTTPS}')],
+        ['mismatched end tag', text.replace('</rules>', '</rule>')],
+        ['duplicate attribute', text.replace('stopProcessing="true"', 'stopProcessing="true" stopProcessing="false"')],
+        ['bare ampersand', text.replace('value="/hls-proxy"', 'value="/hls-proxy&x"')],
+        ['unquoted attribute', text.replace('stopProcessing="true"', 'stopProcessing=true')],
+      ];
+      for (const [why, variant] of broken) {
+        expect(variant, why).to.not.equal(text);
+        expect(() => parseXml(variant), why).to.throw(/XML line/);
+      }
+    });
+
+    const backend = `http://127.0.0.1:${defaultOf('port')}`;
+    const table: Array<[string, boolean, string, string | undefined, string, string]> = [
+      // rawUrl, https, Host, expected backend URL (undefined: no rule), X-Forwarded-Proto, X-Forwarded-Host
+      ['/hls-proxy/aHR0cHM6Ly9vLmV4YW1wbGUvYS5tM3U4.m3u8?_HLS_msn=12&_HLS_part=3', true, 'media.example.com',
+        `${backend}/hls-proxy/aHR0cHM6Ly9vLmV4YW1wbGUvYS5tM3U4.m3u8?_HLS_msn=12&_HLS_part=3`, 'https', 'media.example.com'],
+      ['/hls-proxy/a%2Fb+c==.ts', false, 'media.example.com:8080', `${backend}/hls-proxy/a%2Fb+c==.ts`, 'http', 'media.example.com:8080'],
+      ['/hls-proxy/readyz', true, 'media.example.com', `${backend}/hls-proxy/readyz`, 'https', 'media.example.com'],
+      ['/HLS-Proxy/seg.ts', true, 'm.example', `${backend}/hls-proxy/seg.ts`, 'https', 'm.example'],
+      ['/hls-proxyx/seg.ts', true, 'm.example', undefined, '', ''],
+      ['/hls-proxy', true, 'm.example', undefined, '', ''],
+      ['/other/hls-proxy/seg.ts', true, 'm.example', undefined, '', ''],
+    ];
+    for (const [rawUrl, https, host, url, proto, fwdHost] of table) {
+      it(`rewrite ${rawUrl} (${https ? 'https' : 'http'}) → ${url ?? 'not proxied'}`, () => {
+        const r = evaluateIisRules(config, { rawUrl, https, host });
+        if (url === undefined) return void expect(r).to.equal(undefined);
+        expect(r?.url).to.equal(url);
+        expect(r?.serverVariables).to.deep.equal({
+          HTTP_X_FORWARDED_PROTO: proto, HTTP_X_FORWARDED_HOST: fwdHost, HTTP_X_FORWARDED_PREFIX: '/hls-proxy', HTTP_FORWARDED: '',
+        });
+      });
+    }
+
+    it('setup.ps1 allows exactly the server variables web.config sets, and streams without buffering', () => {
+      const ps1 = read('iis/setup.ps1');
+      const listed = /\$ServerVariables\s*=\s*@\(([^)]*)\)/.exec(ps1)?.[1]?.match(/'([A-Z_]+)'/g)?.map((s) => s.slice(1, -1));
+      const set = xmlPath(config, 'system.webServer', 'rewrite', 'rules', 'rule', 'serverVariables', 'set').map((s) => s.attrs.name);
+      expect(listed?.sort()).to.deep.equal([...new Set(set)].sort());
+      for (const needle of ["'/enabled:True'", "'/responseBufferLimit:0'", '/timeout:$ProxyTimeout', 'UrlSegmentMaxLength']) {
+        expect(ps1).to.include(needle);
+      }
+    });
+  });
+
+  describe('docker-compose.yml', function () {
+    type Service = Record<string, unknown> & { environment?: Record<string, unknown>; deploy?: { resources?: { limits?: Record<string, unknown> } } };
+    const compose = loadYaml(read('docker-compose.yml')) as { services: Record<string, Service> };
+    const proxy = compose.services.proxy!;
+
+    it('validates against the Compose Specification schema', () => {
+      const schema = JSON.parse(read('test/fixtures/compose-spec/compose-spec.json')) as Record<string, unknown>;
+      delete schema.$schema; // "https://json-schema.org/draft-07/schema" is not ajv's draft-07 meta-schema id
+      const ajv = new AjvModule.default({ strict: false, allErrors: true, validateFormats: false });
+      const validate = ajv.compile(schema);
+      expect(validate(compose), ajv.errorsText(validate.errors)).to.equal(true);
+      expect(validate({ services: { proxy: { image: 'x', restart: 'sometimes', bogus: 1 } } }), 'schema control').to.equal(false);
+    });
+
+    it('passes docker-compose config -q', async function () {
+      const r = await runCommand('docker-compose', ['-f', path.join(ROOT, 'docker-compose.yml'), 'config', '-q'], { cwd: ROOT, timeoutMs: 30_000 });
+      if (r.code === null && /ENOENT/.test(r.stderr)) {
+        console.log('      (skipped: no docker-compose binary on this machine; the schema check above still ran)');
+        return this.skip();
+      }
+      expect(r.code, r.stderr).to.equal(0);
+    });
+
+    it('the proxy can be scaled: no container_name, no fixed host ports', () => {
+      expect(proxy).to.not.have.property('container_name');
+      expect(proxy).to.not.have.property('ports');
+    });
+
+    it('every service has a health check, a restart policy and resource limits', () => {
+      for (const [name, svc] of Object.entries(compose.services)) {
+        expect(svc, name).to.have.property('healthcheck');
+        expect(svc.restart, name).to.match(/^(unless-stopped|always|on-failure)/);
+        expect(svc.deploy?.resources?.limits?.memory, name).to.be.a('string');
+      }
+    });
+
+    it('configures the proxy only through real HLS_SIDECAR_* options, and lets it drain before SIGKILL', () => {
+      const env = proxy.environment ?? {};
+      for (const [k, v] of Object.entries(env)) {
+        if (!k.startsWith('HLS_SIDECAR_')) expect(['NODE_ENV', 'NODE_OPTIONS'], k).to.include(k);
+        else if (v !== null && !String(v).includes('${')) expect(validEnvValue(k, String(v)), `${k}=${String(v)}`).to.equal(true);
+        else expect(OPTION_BY_ENV.has(k), k).to.equal(true);
+      }
+      const drainMs = Number(env.HLS_SIDECAR_SHUTDOWN_TIMEOUT ?? defaultOf('shutdown-timeout'));
+      expect(seconds(String(proxy.stop_grace_period)) * 1000).to.be.greaterThan(drainMs);
+      expect(compose.services.nginx?.volumes).to.include('./deploy/compose-nginx.conf:/etc/nginx/conf.d/default.conf:ro');
+    });
+  });
+
+  describe('systemd unit', function () {
+    const unitText = read('deploy/hls-sidecar.service');
+    // The only edit: node's path on this machine, since systemd-analyze checks that ExecStart is executable.
+    const nodeTable: Array<[string, string]> = [['ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `]];
+    async function verify(text: string): Promise<{ code: number | null; problems: string[]; stderr: string }> {
+      const file = path.join(tmp, 'hls-sidecar.service');
+      await writeFile(file, text);
+      const r = await runCommand('systemd-analyze', ['verify', file], { timeoutMs: 30_000 });
+      const problems = r.stderr.split('\n').filter((l) => l.includes('hls-sidecar.service'));
+      return { code: r.code, problems, stderr: r.stderr };
+    }
+
+    it('passes systemd-analyze verify with no warnings about the unit (a misspelt key is reported: control)', async function () {
+      const good = await verify(substitute(unitText, nodeTable, 'hls-sidecar.service'));
+      if (good.code === null && /ENOENT/.test(good.stderr)) {
+        console.log('      (skipped: no systemd-analyze on this machine; the hardening check below still runs)');
+        return this.skip();
+      }
+      expect(good.code, good.stderr).to.equal(0);
+      expect(good.problems).to.deep.equal([]);
+      const bad = await verify(substitute(unitText, [...nodeTable, ['ProtectHome=yes', 'ProtectHomme=yes']], 'control'));
+      expect(bad.problems.join('\n')).to.match(/ProtectHomme/);
+    });
+
+    it('is hardened, reads /etc/hls-sidecar/env and outlasts the proxy drain on stop', () => {
+      const service = new Map(parseUnit(unitText).get('Service'));
+      const expected: Record<string, string> = {
+        DynamicUser: 'yes', NoNewPrivileges: 'yes', ProtectSystem: 'strict', ProtectHome: 'yes', PrivateTmp: 'yes',
+        PrivateDevices: 'yes', RestrictAddressFamilies: 'AF_INET AF_INET6 AF_UNIX', CapabilityBoundingSet: '',
+        EnvironmentFile: '-/etc/hls-sidecar/env', KillSignal: 'SIGTERM', Restart: 'on-failure',
+      };
+      for (const [k, v] of Object.entries(expected)) expect(service.get(k), k).to.equal(v);
+      expect(service.get('MemoryMax')).to.match(/^\d+[KMG]$/);
+      expect(service.has('MemoryDenyWriteExecute'), 'V8 JIT needs W+X pages').to.equal(false);
+      expect(Number(service.get('TimeoutStopSec')) * 1000).to.be.greaterThan(defaultOf('shutdown-timeout'));
+      for (const [k, v] of parseUnit(unitText).get('Service') ?? []) {
+        const [name = '', value = ''] = v.split('=');
+        if (k === 'Environment' && name.startsWith('HLS_SIDECAR_')) expect(validEnvValue(name, value), v).to.equal(true);
+      }
+    });
+  });
+
+  describe('Dockerfile', function () {
+    const stages = parseDockerfile(read('deploy/Dockerfile'));
+    const final = stages.at(-1)!;
+    const ops = (op: string): string[] => final.instructions.filter((i) => i.op === op).map((i) => i.args);
+
+    it('is multi-stage: compiled in a build stage, production dependencies only in the runtime image', () => {
+      expect(stages.length).to.be.greaterThan(1);
+      expect(final.from).to.match(/^node:20-(alpine|slim|bookworm-slim)/);
+      expect(ops('RUN'), 'nothing installed or built in the runtime stage').to.deep.equal([]);
+      const froms = ops('COPY').filter((a) => a.startsWith('--from=')).map((a) => /^--from=(\S+)/.exec(a)?.[1]);
+      for (const f of froms) expect(stages.slice(0, -1).map((s) => s.name), String(f)).to.include(f);
+      const depsStage = stages.find((s) => s.name === /--from=(\S+) \S*node_modules/.exec(ops('COPY').join('\n'))?.[1]);
+      expect(depsStage?.instructions.some((i) => i.op === 'RUN' && /npm ci .*--omit=dev/.test(i.args))).to.equal(true);
+    });
+
+    it('runs as a non-root user with a node-based HEALTHCHECK, EXPOSE 8080 and the built CLI', () => {
+      const user = ops('USER').at(-1);
+      expect(user).to.be.a('string').and.not.match(/^(root|0)(:|$)/);
+      const health = ops('HEALTHCHECK').at(-1) ?? '';
+      expect(health).to.match(/CMD \["node",/).and.not.match(/curl|wget/);
+      expect(ops('EXPOSE')).to.deep.equal([String(defaultOf('port'))]);
+      expect(JSON.parse(ops('CMD').at(-1) ?? 'null')).to.deep.equal(['node', 'dist/src/cli.js']);
+    });
+
+    it('.dockerignore admits every file the Dockerfile copies from the context, and nothing else', () => {
+      const allowed = read('.dockerignore').split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+      expect(read('.dockerignore').split('\n')).to.include('*');
+      const sources = stages.flatMap((s) => s.instructions).filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
+        .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+      expect([...new Set(sources)].sort()).to.deep.equal([...allowed].sort());
+    });
+  });
+
+  describe('environment variables across the kit', function () {
+    const files = ['docker-compose.yml', 'deploy/env.example', 'deploy/hls-sidecar.service', 'deploy/Dockerfile', 'deploy/healthcheck.mjs',
+      'deploy/windows/install-service.js', 'deploy/windows/uninstall-service.js', 'docs/deploy.md', 'iis/web.config', 'iis/setup.ps1'];
+    it('every HLS_SIDECAR_* name mentioned is a real option from src/config-options.ts', () => {
+      for (const f of files) {
+        for (const [name] of read(f).matchAll(/HLS_SIDECAR_[A-Z0-9_]+/g)) expect(OPTION_BY_ENV.has(name), `${f}: ${name}`).to.equal(true);
+      }
+    });
+
+    it('env.example values (commented ones too) parse as their option type', () => {
+      const lines = read('deploy/env.example').split('\n').map((l) => /^#?(HLS_SIDECAR_[A-Z0-9_]+)=(.*)$/.exec(l)).filter((m) => m !== null);
+      expect(lines.length).to.be.greaterThan(10);
+      for (const [, k = '', v = ''] of lines) if (v !== '') expect(validEnvValue(k, v), `${k}=${v}`).to.equal(true);
+    });
+  });
+
+  describe('deploy/healthcheck.mjs', function () {
+    let server: http.Server;
+    let port: number;
+    before(async () => {
+      server = http.createServer((req, res) => {
+        res.statusCode = req.url === '/hls-proxy/healthz' ? 200 : req.url === '/hls-proxy/readyz' ? 503 : 404;
+        res.end();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as AddressInfo).port;
+    });
+    after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    const cases: Array<[string, Record<string, string>, string[], number]> = [
+      ['healthz under the prefix (trailing slash normalised)', { HLS_SIDECAR_PREFIX: '/hls-proxy/' }, [], 0],
+      ['readyz 503 is unhealthy', { HLS_SIDECAR_PREFIX: '/hls-proxy' }, ['readyz'], 1],
+      ['wrong prefix (404) is unhealthy', { HLS_SIDECAR_PREFIX: '/elsewhere' }, [], 1],
+      ['nobody listening is unhealthy', { HLS_SIDECAR_PREFIX: '/hls-proxy', HLS_SIDECAR_PORT: '1' }, [], 1],
+    ];
+    for (const [name, env, args, code] of cases) {
+      it(`${name} → exit ${code}`, async () => {
+        const r = await runCommand(process.execPath, [path.join(ROOT, 'deploy/healthcheck.mjs'), ...args], {
+          env: { PATH: process.env.PATH ?? '', HLS_SIDECAR_BIND: '0.0.0.0', HLS_SIDECAR_PORT: String(port), ...env },
+          timeoutMs: 10_000,
+        });
+        expect(r.code, r.stdout + r.stderr).to.equal(code);
+      });
+    }
+  });
+});

@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { configFromOptions } from '../../src/config.js';
+import { createApp, type App, type AppOverrides } from '../../src/server.js';
+import { freePort } from './ports.js';
+
+/** Starting hls-sidecar for tests: in-process (fast, inspectable) or as the real CLI process. */
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface RunningProxy {
+  url: string;
+  port: number;
+  app: App;
+  close(): Promise<void>;
+}
+
+export async function startProxy(options: Record<string, unknown> = {}, overrides: AppOverrides = {}): Promise<RunningProxy> {
+  const config = configFromOptions({ port: 0, bind: '127.0.0.1', 'log-level': 'silent', 'shutdown-timeout': 2000, ...options });
+  const app = createApp(config, overrides);
+  const address = await app.listen();
+  return { url: `http://127.0.0.1:${address.port}`, port: address.port, app, close: () => app.close() };
+}
+
+/** hlsd's own URL form, as dashboards build it: `${proxy}/${btoa(url)}.m3u8`. */
+export function hlsdUrl(base: string, upstreamUrl: string, ext = 'm3u8'): string {
+  return `${base}/${Buffer.from(upstreamUrl, 'latin1').toString('base64')}.${ext}`;
+}
+
+export interface ProxyProcess {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs `node --import tsx src/cli.ts <args>`; resolves once it accepts connections. */
+export async function startProxyProcess(args: string[], opts: { env?: Record<string, string>; port?: number } = {}): Promise<ProxyProcess> {
+  const port = opts.port ?? (await freePort());
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--port', String(port), '--bind', '127.0.0.1', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  exited.then(() => process.off('exit', killOnExit));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`proxy exited with ${child.exitCode}: ${out}`);
+    if (await canConnect(port)) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`proxy did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    child,
+    output: () => out,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs the CLI to completion (for --help, bad values, url/sign subcommands). */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
