@@ -92,6 +92,10 @@ async function serve(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // node-windows stops a Windows service by sending this IPC message instead of a signal (deploy/windows/).
+  process.on('message', (message) => {
+    if (message === 'shutdown') stop('shutdown');
+  });
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -1,4 +1,5 @@
 import type { CacheConfig } from '../config.js';
+import { L1_MAX_BODY_CHARS, withL1 } from './l1-store.js';
 import { createMemoryStore } from './memory-store.js';
 import { createCacheCore } from './playlist-cache.js';
 import { createRedisStore } from './redis-store.js';
@@ -7,6 +8,8 @@ import type { CacheDeps, CacheStats, PlaylistCache } from './types.js';
 /**
  * The manifest cache for a Config: the in-process cache when no --redis is given (the embedded default),
  * else the Redis-backed cache with the in-process single-flight in front. Both have the same semantics.
+ * With Redis, a small fresh-only in-process layer (l1-store.ts) answers repeated hits without moving the
+ * body out of Redis each time.
  */
 export function createPlaylistCache(cfg: CacheConfig, deps: CacheDeps): PlaylistCache {
   const clock = deps.clock ?? Date.now;
@@ -14,6 +17,10 @@ export function createPlaylistCache(cfg: CacheConfig, deps: CacheDeps): Playlist
   const store =
     cfg.redisUrl === undefined
       ? createMemoryStore(cfg.maxEntries, clock)
-      : createRedisStore(cfg, { logger: deps.logger, onError: () => void stats.redisErrors++ });
+      : withL1(createRedisStore(cfg, { logger: deps.logger, onError: () => void stats.redisErrors++ }), {
+          maxEntries: cfg.maxEntries,
+          maxBodyChars: L1_MAX_BODY_CHARS,
+          clock,
+        });
   return createCacheCore(store, cfg, { clock, stats });
 }

@@ -6,11 +6,12 @@
  * a missing final newline all survive (players and ad tools depend on tags we do not know). Pure: no I/O, no
  * state outside one call, never throws on any input (a throwing `proxify` is the caller's business).
  *
- * RFC 8216 §4.1: "Each line is a URI, is blank, or starts with the character '#'. Lines that start with the
- * character '#' are either comments or tags. Tags begin with #EXT."
+ * RFC 8216 §4.1: "Each line is a URI, is blank, or starts with the character '#'." "Tags begin with #EXT. They
+ * are case sensitive." "A URI in a Playlist, whether it is a URI line or part of a tag, MAY be relative. Any
+ * relative URI is considered to be relative to the URI of the Playlist that contains it."
  */
 import { attributeValue, isSpace, scanAttributes } from './attributes.js';
-import { createResolver, hasHttpScheme, isHttpUrl, schemeEnd } from './resolve.js';
+import { createResolver, hasHttpScheme, isHttpUrl, isPlainRelativePath, plainPrefix, schemeEnd } from './resolve.js';
 import { hasTagLine, tagLines } from './tag-lines.js';
 import { parseDefine, substituteVariables, type DefineSources } from './variables.js';
 
@@ -87,8 +88,10 @@ function childVariables(text: string, sources: DefineSources): Readonly<Record<s
 
 export function rewritePlaylist(text: string, ctx: RewriteContext): RewriteResult {
   if (typeof text !== 'string') return { text: '', uris: 0, unresolved: 0 };
-  const resolve = createResolver(String(ctx.baseUrl));
-  const baseIsHttp = isHttpUrl(String(ctx.baseUrl));
+  const baseUrl = String(ctx.baseUrl);
+  const resolve = createResolver(baseUrl);
+  const baseIsHttp = isHttpUrl(baseUrl);
+  const prefix = baseIsHttp ? plainPrefix(baseUrl) : null;
   const sources: DefineSources = { requestUrl: String(ctx.requestUrl ?? ctx.baseUrl), imports: ctx.imports };
   // Computed on the first 'playlist' URI only, so media playlists never pay for the extra scan.
   let vars: Readonly<Record<string, string>> | undefined | null = null;
@@ -107,6 +110,8 @@ export function rewritePlaylist(text: string, ctx: RewriteContext): RewriteResul
 
   /** The replacement for one URI, or null to leave its bytes as they are. */
   const rewriteRef = (ref: string, kind: UriKind): string | null => {
+    // Fast path for the line that makes up most of a VOD playlist (`seg_00001.ts?token=…`).
+    if (prefix !== null && isPlainRelativePath(ref) && ref.indexOf('{$') === -1) return proxify(prefix + ref, kind);
     let r = ref;
     if (r.indexOf('{$') !== -1) {
       const sub = substituteVariables(r, lookup);
@@ -128,6 +133,10 @@ export function rewritePlaylist(text: string, ctx: RewriteContext): RewriteResul
       abs = resolve(r);
       if (!isHttpUrl(abs)) return null; // "http:g" has no authority: nothing to fetch
     }
+    return proxify(abs, kind);
+  };
+
+  const proxify = (abs: string, kind: UriKind): string => {
     uris++;
     if (kind !== 'playlist') return ctx.proxify(abs, kind);
     if (vars === null) vars = childVariables(text, sources);
@@ -165,8 +174,9 @@ export function rewritePlaylist(text: string, ctx: RewriteContext): RewriteResul
   let pos = n > 0 && text.charCodeAt(0) === 0xfeff ? 1 : 0;
   let afterStreamInf = false;
   while (pos < n) {
-    // RFC 8216 §4.1: "Lines are terminated by either a single line feed character or a carriage return character
-    // followed by a line feed character." The CR is trimmed with the other whitespace and kept in the output.
+    // RFC 8216 §4.1: "Lines in a Playlist file are terminated by either a single line feed character or a carriage
+    // return character followed by a line feed character." The CR is trimmed with the other whitespace and kept in
+    // the output, as is whitespace around a URI (hlsd and players tolerate it; we keep the bytes).
     let eol = text.indexOf('\n', pos);
     if (eol === -1) eol = n;
     let s = pos;
@@ -175,10 +185,10 @@ export function rewritePlaylist(text: string, ctx: RewriteContext): RewriteResul
     while (e > s && isSpace(text.charCodeAt(e - 1))) e--;
     if (s < e) {
       if (text.charCodeAt(s) !== 35) {
-        // RFC 8216 §4.3.4.2: "The URI line that follows the EXT-X-STREAM-INF tag" names a Media Playlist.
+        // RFC 8216 §4.3.4.2: "The URI line that follows the EXT-X-STREAM-INF tag specifies a Media Playlist".
         replace(s, e, afterStreamInf ? 'playlist' : 'segment');
         afterStreamInf = false;
-      } else if (text.startsWith('#EXT-X-', s)) {
+      } else if (text.charCodeAt(s + 4) === 45 && text.startsWith('#EXT-X-', s)) {
         const nameEnd = tagNameEnd(text, s + 7, e);
         const tag = text.slice(s + 1, nameEnd);
         if (tag === 'EXT-X-STREAM-INF') afterStreamInf = true;

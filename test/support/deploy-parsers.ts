@@ -1,7 +1,7 @@
 /**
- * Small, strict parsers for the deployment templates (test/integration/deploy-templates.test.ts), so the
+ * Small, strict parsers for the front-server templates (test/integration/deploy-templates.test.ts), so the
  * tests read the files as shipped instead of grepping them: nginx configuration, XML (web.config, with a
- * well-formedness check), IIS URL Rewrite rule evaluation, Dockerfiles and systemd units. No dependencies.
+ * well-formedness check) and IIS URL Rewrite rule evaluation. No dependencies.
  */
 
 // ---- nginx ------------------------------------------------------------------------------------------
@@ -256,54 +256,4 @@ function expandIis(template: string, ctx: ExpandContext): string {
     i = j - 1;
   }
   return out;
-}
-
-// ---- Dockerfile and systemd unit ----------------------------------------------------------------------
-
-export interface DockerStage {
-  from: string;
-  name: string | undefined;
-  instructions: Array<{ op: string; args: string }>;
-}
-
-/** Stages with their instructions; continuation lines joined, comments dropped, global ARG defaults applied to FROM. */
-export function parseDockerfile(text: string): DockerStage[] {
-  const globals: Record<string, string> = {};
-  const stages: DockerStage[] = [];
-  const logical = text.replace(/\\\r?\n(?:[ \t]*#[^\n]*\n)*/g, ' ').split(/\r?\n/);
-  for (const line of logical.map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))) {
-    const [, op = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
-    const upper = op.toUpperCase();
-    const stage = stages.at(-1);
-    if (upper === 'FROM') {
-      const [image = '', as, name] = args.split(/\s+/);
-      const from = image.replace(/\$\{?(\w+)\}?/g, (_, v: string) => globals[v] ?? '');
-      stages.push({ from, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
-    } else if (!stage) {
-      if (upper !== 'ARG') throw new Error(`Dockerfile: ${op} before the first FROM`);
-      const [k = '', v = ''] = args.split('=');
-      globals[k] = v;
-    } else stage.instructions.push({ op: upper, args });
-  }
-  return stages;
-}
-
-/** `[Section]` → list of [key, value] in file order (keys may repeat, as in systemd). */
-export function parseUnit(text: string): Map<string, Array<[string, string]>> {
-  const sections = new Map<string, Array<[string, string]>>();
-  let current: Array<[string, string]> | undefined;
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-    const header = /^\[(.+)\]$/.exec(line);
-    if (header) {
-      current = [];
-      sections.set(header[1] ?? '', current);
-      continue;
-    }
-    const kv = /^([A-Za-z0-9]+)\s*=\s*(.*)$/.exec(line);
-    if (!kv || !current) throw new Error(`unit: cannot parse "${line}"`);
-    current.push([kv[1] ?? '', kv[2] ?? '']);
-  }
-  return sections;
 }

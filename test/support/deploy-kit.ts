@@ -1,0 +1,90 @@
+/**
+ * Shared pieces of the deployment-kit tests (test/integration/deploy-*.test.ts): the repository root, the
+ * option table seen as environment variables, explicit template substitution, and parsers for Dockerfiles
+ * and systemd units. Front-server parsers (nginx, XML, IIS) are in deploy-parsers.ts.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OPTIONS, type OptionSpec } from '../../src/config-options.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const readRepoFile = (rel: string): string => readFileSync(path.join(ROOT, rel), 'utf8');
+
+/** `--trust-proxy` → `HLS_SIDECAR_TRUST_PROXY`, the rule cli.ts applies. */
+export const optionEnvName = (option: string): string => `HLS_SIDECAR_${option.toUpperCase().replace(/-/g, '_')}`;
+export const OPTION_BY_ENV: ReadonlyMap<string, OptionSpec> = new Map(
+  Object.entries(OPTIONS).map(([name, spec]) => [optionEnvName(name), spec as OptionSpec]),
+);
+export const optionDefault = (name: keyof typeof OPTIONS): number => Number((OPTIONS[name] as OptionSpec).default);
+
+/** A value the proxy's option parser accepts for this option type (config.ts: whole numbers, true/false/1/0). */
+export function validEnvValue(envVar: string, value: string): boolean {
+  const type = OPTION_BY_ENV.get(envVar)?.type;
+  if (type === 'number') return /^\d+$/.test(value);
+  if (type === 'boolean') return /^(true|false|1|0)$/.test(value);
+  return type !== undefined;
+}
+
+/**
+ * Applies [from, to] string replacements, each of which must occur exactly once in the template: the
+ * table is the complete list of edits between the file as shipped and the file a validator sees.
+ */
+export function substitute(text: string, table: ReadonlyArray<readonly [string, string]>, file: string): string {
+  return table.reduce((t, [from, to]) => {
+    const n = t.split(from).length - 1;
+    if (n !== 1) throw new Error(`${file}: "${from}" occurs ${n} times, expected exactly once`);
+    return t.split(from).join(to);
+  }, text);
+}
+
+/** "40s" → 40 (the duration form nginx and Compose use here); NaN otherwise. */
+export const seconds = (v: string | undefined): number => Number(/^(\d+)s$/.exec(v ?? '')?.[1] ?? NaN);
+
+export interface DockerStage {
+  from: string;
+  name: string | undefined;
+  instructions: Array<{ op: string; args: string }>;
+}
+
+/** Stages with their instructions; continuation lines joined, comments dropped, global ARG defaults applied to FROM. */
+export function parseDockerfile(text: string): DockerStage[] {
+  const globals: Record<string, string> = {};
+  const stages: DockerStage[] = [];
+  const logical = text.replace(/\\\r?\n(?:[ \t]*#[^\n]*\n)*/g, ' ').split(/\r?\n/);
+  for (const line of logical.map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))) {
+    const [, op = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
+    const upper = op.toUpperCase();
+    const stage = stages.at(-1);
+    if (upper === 'FROM') {
+      const [image = '', as, name] = args.split(/\s+/);
+      const from = image.replace(/\$\{?(\w+)\}?/g, (_, v: string) => globals[v] ?? '');
+      stages.push({ from, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
+    } else if (!stage) {
+      if (upper !== 'ARG') throw new Error(`Dockerfile: ${op} before the first FROM`);
+      const [k = '', v = ''] = args.split('=');
+      globals[k] = v;
+    } else stage.instructions.push({ op: upper, args });
+  }
+  return stages;
+}
+
+/** `[Section]` → list of [key, value] in file order (keys may repeat, as in systemd). */
+export function parseUnit(text: string): Map<string, Array<[string, string]>> {
+  const sections = new Map<string, Array<[string, string]>>();
+  let current: Array<[string, string]> | undefined;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header) {
+      current = [];
+      sections.set(header[1] ?? '', current);
+      continue;
+    }
+    const kv = /^([A-Za-z0-9]+)\s*=\s*(.*)$/.exec(line);
+    if (!kv || !current) throw new Error(`unit: cannot parse "${line}"`);
+    current.push([kv[1] ?? '', kv[2] ?? '']);
+  }
+  return sections;
+}
