@@ -67,8 +67,20 @@ function bad(detail: string, cause?: unknown): ProxyError {
   return new ProxyError('BAD_TOKEN', { detail, cause });
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * base64url without padding. For ASCII text (nearly every URL) btoa + two replaceAll is about twice as fast
+ * as a Buffer round trip; this runs once per URI of a rewritten playlist (100k times for a long VOD).
+ * btoa encodes Latin-1 code units, which equal the UTF-8 bytes only for ASCII, hence the test.
+ */
 function b64(text: string): string {
-  return Buffer.from(text, 'utf8').toString('base64url');
+  if (!ASCII.test(text)) return Buffer.from(text, 'utf8').toString('base64url');
+  let out = btoa(text);
+  if (out.includes('+')) out = out.replaceAll('+', '-');
+  if (out.includes('/')) out = out.replaceAll('/', '_');
+  const pad = out.indexOf('=');
+  return pad === -1 ? out : out.slice(0, pad);
 }
 
 /**

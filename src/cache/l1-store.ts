@@ -11,9 +11,10 @@ import type { PlaylistStore, StoredRecord } from './store.js';
  *   not exceeded its freshness lifetime — that lifetime is the entry's, not the layer's;
  * - expired copies (stale-if-error, RFC 5861 §4) and retry-after marks always come from Redis, so the
  *   shared decision about an outage stays shared;
- * - it is consulted only while the Redis link is healthy. When Redis is degraded the cache behaves exactly
- *   as documented for an outage (straight upstream, single-flight per process), and the reads that go to
- *   Redis are what probes it back to health.
+ * - it keeps serving and filling while Redis is degraded: an outage of the shared cache falls back to a
+ *   per-process cache instead of multiplying upstream load by the number of viewers (issue #3: "so an
+ *   outage is not multiplied"). Misses still go straight upstream within the Redis timeout, and the store
+ *   probes Redis back to health on those misses and on ioredis' own reconnects.
  *
  * Bounded by entry count and by the total length of the bodies it holds (playlists may be megabytes).
  */
@@ -47,8 +48,11 @@ export function withL1(inner: PlaylistStore, opts: L1Options): PlaylistStore {
 
   /** Mirrors what Redis just said about key: kept when fresh and Redis is healthy, dropped otherwise. */
   function remember(key: string, record: StoredRecord | undefined): void {
+    const current = slots.get(key);
+    // A read that was answered while this process wrote a newer copy must not replace that copy.
+    if (current && fresh(current) && (!record || current.entry.fetchedAt > record.entry.fetchedAt)) return;
     forget(key);
-    if (!fresh(record) || inner.state() !== 'ok') return;
+    if (!fresh(record)) return;
     const size = record.entry.body.length;
     if (opts.maxEntries <= 0 || size > opts.maxBodyChars) return;
     // Only the entry: a retry-after mark belongs to an expired copy and is never served from here.
@@ -62,7 +66,6 @@ export function withL1(inner: PlaylistStore, opts: L1Options): PlaylistStore {
   }
 
   function local(key: string): StoredRecord | undefined {
-    if (inner.state() !== 'ok') return undefined;
     const slot = slots.get(key);
     if (!slot) return undefined;
     if (!fresh(slot)) {

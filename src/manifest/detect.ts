@@ -1,7 +1,7 @@
 /**
  * Is an upstream response an HLS playlist? RFC 8216 §4: "Each Playlist file MUST be identifiable either by the
  * path component of its URI or by HTTP Content-Type." and §4.3.1.1: "The EXTM3U tag indicates that the file is an
- * Extended M3U Playlist file. It MUST be the first line of every Media Playlist and every Multivariant Playlist."
+ * Extended M3U [M3U] Playlist file. It MUST be the first line of every Media Playlist and every Master Playlist."
  * Many origins send playlists as text/plain or application/octet-stream, so the body is sniffed as well.
  */
 

@@ -146,15 +146,15 @@ function transform(base: Parts, ref: string): string {
 export function isPlainRelativePath(ref: string): boolean {
   const n = ref.length;
   if (n === 0) return false;
-  let c = ref.charCodeAt(0);
-  if (c === 47 || c === 46 || c === 63 || c === 35) return false;
+  const c0 = ref.charCodeAt(0);
+  if (c0 === 47 || c0 === 46 || c0 === 63 || c0 === 35 || c0 === 58) return false;
   for (let i = 1; i < n; i++) {
-    c = ref.charCodeAt(i);
+    const c = ref.charCodeAt(i);
     if (c === 63 || c === 35) return true;
     if (c === 58) return false;
     if (c === 47 && i + 1 < n && ref.charCodeAt(i + 1) === 46) return false;
   }
-  return c !== 58;
+  return true;
 }
 
 /**

@@ -99,9 +99,8 @@ export function rewritePlaylist(text: string, ctx: RewriteContext): RewriteResul
   const known = new Map<string, string>();
   const lookup = (name: string): string | undefined => known.get(name);
 
-  // Output = unchanged slices of `text` interleaved with replacements. Pieces are joined in batches so that only a
-  // few hundred flat strings outlive the young generation; one rope or one array of 200k pieces for a 100k-segment
-  // playlist measured about twice as slow, nearly all of it garbage collection.
+  // Output = unchanged slices of `text` interleaved with replacements, joined in batches of 512 pieces. For a
+  // 100k-segment playlist one `+=` rope, or one join() of all 200k pieces, measured about 1.7x slower.
   const chunks: string[] = [];
   let pending: string[] = [];
   let last = 0;

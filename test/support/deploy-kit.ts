@@ -88,3 +88,25 @@ export function parseUnit(text: string): Map<string, Array<[string, string]>> {
   }
   return sections;
 }
+
+/**
+ * [listen, loopback listen] rows for a substitution table: each `listen <addr>` of a template moves to
+ * 127.0.0.1 on the port given (a privileged or IPv6 listener cannot be used by a test), parameters kept.
+ */
+export function loopbackListenRows(rows: ReadonlyArray<readonly [string, number]>): Array<[string, string]> {
+  return rows.map(([listen, port]) => [listen, listen.replace(/listen [^\s;]+/, `listen 127.0.0.1:${port}`)]);
+}
+
+/**
+ * A Compose service's `environment:` map as the container would see it: `${VAR:-default}` / `${VAR-default}`
+ * take their default (the rehearsal's "shell" sets nothing), `${VAR}` becomes empty, and entries without a
+ * value (pass-through from the shell) are left out, as Compose does when the shell does not set them.
+ */
+export function composeEnvironment(environment: Record<string, unknown> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(environment ?? {})) {
+    if (value === null || value === undefined) continue;
+    out[key] = String(value).replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name: string, def: string | undefined) => def ?? '');
+  }
+  return out;
+}
