@@ -1,9 +1,13 @@
 #!/usr/bin/env node
+import type { AddressInfo } from 'node:net';
 import yargs, { type Options } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseConfig, ConfigError, type Config } from './config.js';
 import { OPTIONS, REFUSED_HLSD_FLAGS, type OptionSpec } from './config-options.js';
-import { createApp } from './server.js';
+import { createEgressPolicy } from './security/egress-policy.js';
+import { HooksError } from './hooks.js';
+import { startupReport } from './observability/startup-report.js';
+import { createApp, type App } from './server.js';
 import { createSigner } from './signing.js';
 import { encodeTarget, extensionFor } from './url-codec.js';
 
@@ -42,7 +46,9 @@ function refuseUnsupported(argv: string[]): void {
 
 function configFrom(argv: Record<string, unknown>): Config {
   try {
-    return parseConfig(argv);
+    const config = parseConfig(argv);
+    createEgressPolicy(config.security); // rule syntax errors exit 2 too, naming --allow/--deny-upstream
+    return config;
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
@@ -58,27 +64,31 @@ function printUrl(config: Config, upstream: string, base: string): void {
   process.stdout.write(`${base.replace(/\/+$/, '')}/${encodeTarget(target, ext, signer?.sign(target))}\n`);
 }
 
+function hostPort(address: AddressInfo): string {
+  return `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
 async function serve(config: Config): Promise<void> {
-  const app = createApp(config);
-  const address = await app.listen();
-  const where = `${config.tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  const publicBase = config.publicHost ? `${config.publicHost.proto}://${config.publicHost.authority}${config.prefix ?? ''}` : 'from forwarded headers / Host';
-  app.logger.info(
-    {
-      listen: where,
-      publicBase,
-      prefix: config.prefix ?? '(echoed from the request path)',
-      trustProxy: config.trustProxy.source,
-      cache: config.cache.redisUrl ? 'redis' : 'memory',
-      cacheState: app.cache.state(),
-      allowUpstream: config.security.allowUpstream.length ? config.security.allowUpstream : 'any (loopback, link-local and metadata refused)',
-    },
-    `hls-sidecar listening on ${where}`,
-  );
-  if (config.security.allowUpstream.length === 0) {
-    app.logger.warn('no --allow-upstream rule: any public or private upstream may be proxied; set --allow-upstream in production');
+  let app: App;
+  let address: AddressInfo;
+  try {
+    app = createApp(config);
+    address = await app.listen();
+  } catch (err) {
+    // A --req-options file or --hooks module that cannot be used is a bad option too: exit 2, naming it.
+    if (err instanceof ConfigError || err instanceof HooksError) fail(err.message);
+    throw err;
   }
-  if (!config.upstreamTls.rejectUnauthorized) app.logger.warn('--req-insecure: upstream TLS certificates are not verified');
+  const metricsAddress = app.metricsAddress();
+  const report = startupReport(config, {
+    listen: `${config.tls ? 'https' : 'http'}://${hostPort(address)}`,
+    metricsListen: metricsAddress ? `http://${hostPort(metricsAddress)}` : undefined,
+    cacheState: app.cache.state(),
+    hooks: app.hooks.names(),
+    unsupportedHooks: app.unsupportedHooks(),
+  });
+  app.logger.info(report.fields, report.message);
+  for (const warning of report.warnings) app.logger.warn(warning);
 
   let stopping = false;
   const stop = (signal: string) => {

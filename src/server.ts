@@ -1,15 +1,24 @@
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createPlaylistCache } from './cache/create-cache.js';
 import type { PlaylistCache } from './cache/types.js';
 import type { Config } from './config.js';
+import { createHookRunner, loadHooks, type HlsdHooks, type HookRunner } from './hooks.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
+import { createMetricsServer } from './observability/metrics-server.js';
+import { withUpstreamMetrics } from './observability/upstream-metrics.js';
+import { createPrefetcher, type PrefetchLimits, type Prefetcher } from './prefetch/prefetcher.js';
+import { createPlayerAssets } from './routes/player.js';
 import { createRenderer } from './routes/render-playlist.js';
 import { createHandler } from './routes/router.js';
+import { aclSigningKey, createAccessControl } from './security/access.js';
+import { createEgressPolicy } from './security/egress-policy.js';
+import { createEgressGuard, createPinnedLookup, systemResolver, type HostResolver } from './security/pinned-lookup.js';
 import { createSigner } from './signing.js';
 import { createUpstream, type EgressGuard, type Upstream } from './upstream/client.js';
+import { reqOptionHeaders, withHeaders } from './upstream/with-headers.js';
 
 /**
  * Builds the proxy from a Config: upstream client, cache, renderer, handler, and the http(s) server with
@@ -21,6 +30,14 @@ export interface App {
   server: Server;
   cache: PlaylistCache;
   logger: Logger;
+  /** hlsd --prefetch store and planner; undefined when off. */
+  prefetch: Prefetcher | undefined;
+  hooks: HookRunner;
+  /** hlsd hooks the --hooks module exports that are not supported (known after listen()). */
+  unsupportedHooks(): string[];
+  /** --metrics-port server's address once listening. */
+  metricsAddress(): AddressInfo | undefined;
+  /** Loads --hooks (a bad module rejects here), then listens, then the --metrics-port server. */
   listen(): Promise<AddressInfo>;
   /** Graceful: stop accepting, let in-flight requests finish up to shutdownTimeoutMs, then close the rest. */
   close(): Promise<void>;
@@ -31,27 +48,96 @@ export interface AppOverrides {
   upstream?: Upstream;
   cache?: PlaylistCache;
   guard?: EgressGuard;
+  /** DNS for upstream sockets (the egress policy judges its answers); default: the system resolver. */
+  resolveHost?: HostResolver;
+  /** Server-side request timeouts, so tests can show slow-loris handling without waiting 10 s. */
+  serverTimeouts?: { headersMs: number; requestMs: number; checkIntervalMs: number };
   clock?: () => number;
+  /** hlsd hooks given directly instead of loading config.hooksModule. */
+  hooks?: HlsdHooks;
+  /** Directory a relative --hooks path is resolved from; default: the process's working directory. */
+  cwd?: string;
+  prefetchLimits?: Partial<PrefetchLimits>;
 }
 
 export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const clock = overrides.clock ?? Date.now;
-  const upstream = overrides.upstream ?? createUpstream(config, overrides.guard ? { guard: overrides.guard } : {});
+  // Issue #5: every upstream URL and every resolved address goes through the egress policy.
+  const policy = createEgressPolicy(config.security);
+  const resolveHost = overrides.resolveHost ?? systemResolver;
+  const baseUpstream =
+    overrides.upstream ??
+    createUpstream(config, {
+      guard: overrides.guard ?? createEgressGuard(policy),
+      lookupFor: (origin) => createPinnedLookup(policy, origin, resolveHost),
+    });
   const cache = overrides.cache ?? createPlaylistCache(config.cache, { logger, clock });
-  const signer = config.security.signKeys.length
-    ? createSigner(config.security.signKeys, config.security.signTtlSec, clock)
+  // hlsd --hooks: loaded once, before listening (listen() awaits it); the runner is wired in now.
+  const hooks = createHookRunner(logger);
+  const unsupported: string[] = [];
+  const hooksReady: Promise<void> = overrides.hooks
+    ? Promise.resolve(hooks.install(overrides.hooks))
+    : config.hooksModule
+      ? loadHooks(config.hooksModule, overrides.cwd ?? process.cwd()).then((loaded) => {
+          hooks.install(loaded.hooks);
+          unsupported.push(...loaded.unsupported);
+        })
+      : Promise.resolve();
+  hooksReady.catch(() => undefined); // reported by listen(); never an unhandled rejection
+  const hasHooks = !!(overrides.hooks || config.hooksModule);
+  let prefetch: Prefetcher | undefined;
+  const metrics = createMetrics(cache, config.prefetch.enabled ? { prefetch: () => prefetch!.stats() } : {});
+  const upstream = withUpstreamMetrics(
+    withHeaders(baseUpstream, {
+      base: reqOptionHeaders(config.upstreamTls.options),
+      ...(hasHooks ? { top: (url: string, isPlaylist: boolean) => hooks.requestHeaders(url, isPlaylist) } : {}),
+    }),
+    metrics,
+  );
+  prefetch = config.prefetch.enabled
+    ? createPrefetcher({
+        config,
+        upstream,
+        hooks,
+        clock,
+        log: logger,
+        onEvent: (event) => metrics.prefetchEvents.inc({ event }),
+        ...(overrides.prefetchLimits ? { limits: overrides.prefetchLimits } : {}),
+      })
     : undefined;
-  const renderer = createRenderer(config, { signer });
-  const metrics = createMetrics(cache);
+  let metricsServer: Server | undefined;
+  // --acl-pass without --sign-key still signs the URLs it writes (with a key derived from the passwords),
+  // so a viewer's segment requests carry their authorisation instead of the password.
+  const signKeys = config.security.signKeys.length
+    ? config.security.signKeys
+    : config.security.aclPass.length
+      ? [aclSigningKey(config.security.aclPass)]
+      : [];
+  const signer = signKeys.length ? createSigner(signKeys, config.security.signTtlSec, clock) : undefined;
+  const access = createAccessControl(config.security, { signer, policy });
+  const renderer = createRenderer(config, { signer, ...(hasHooks ? { hooks } : {}) });
   let shuttingDown = false;
 
-  const handler = createHandler({ config, upstream, cache, renderer, logger, metrics, clock, isShuttingDown: () => shuttingDown });
+  const handle = createHandler({
+    config, upstream, cache, renderer, access, logger, metrics, clock, isShuttingDown: () => shuttingDown,
+    ...(hasHooks ? { hooks } : {}), prefetch, assets: createPlayerAssets(),
+  });
+  // Draining (close()): a keep-alive connection must not outlive its last response, or the process waits
+  // keepAliveTimeout per idle client before it can exit. RFC 9112 §9.6: a server that is closing sends
+  // `Connection: close` and then closes; a response already under way with keep-alive headers gets its
+  // connection ended (FIN after the written data) once it finishes.
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (shuttingDown) res.shouldKeepAlive = false;
+    else res.once('finish', () => { if (shuttingDown) req.socket.end(); });
+    handle(req, res);
+  };
   const serverOptions = {
     maxHeaderSize: config.limits.headerBytes,
     // Slow-loris: a client gets this long to send its headers, then the socket is closed (issue #5 §4).
-    headersTimeout: 10_000,
-    requestTimeout: 30_000,
+    headersTimeout: overrides.serverTimeouts?.headersMs ?? 10_000,
+    requestTimeout: overrides.serverTimeouts?.requestMs ?? 30_000,
+    ...(overrides.serverTimeouts ? { connectionsCheckingInterval: overrides.serverTimeouts.checkIntervalMs } : {}),
     keepAliveTimeout: 5_000,
   };
   const server: Server = config.tls
@@ -60,7 +146,12 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   // Never crash on a malformed request: answer 400 (431 for oversized headers) and close.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' // headersTimeout / requestTimeout (slow-loris), RFC 9110 §15.5.9
+          ? '408 Request Timeout'
+          : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
 
@@ -68,14 +159,26 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     server,
     cache,
     logger,
-    listen() {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ port: config.port, host: config.bind || undefined }, () => {
-          server.off('error', reject);
-          resolve(server.address() as AddressInfo);
+    prefetch,
+    hooks,
+    unsupportedHooks: () => [...unsupported],
+    metricsAddress: () => (metricsServer?.address() as AddressInfo | null) ?? undefined,
+    async listen() {
+      await hooksReady;
+      const bind = (srv: Server, port: number): Promise<AddressInfo> =>
+        new Promise((resolve, reject) => {
+          srv.once('error', reject);
+          srv.listen({ port, host: config.bind || undefined }, () => {
+            srv.off('error', reject);
+            resolve(srv.address() as AddressInfo);
+          });
         });
-      });
+      const address = await bind(server, config.port);
+      if (config.metricsPort > 0) {
+        metricsServer = createMetricsServer({ metrics, cache, isShuttingDown: () => shuttingDown });
+        await bind(metricsServer, config.metricsPort);
+      }
+      return address;
     },
     async close() {
       shuttingDown = true;
@@ -84,7 +187,14 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
       await closed;
       clearTimeout(timer);
-      await Promise.allSettled([cache.close(), upstream.close()]);
+      prefetch?.close();
+      const metricsClosed = metricsServer
+        ? new Promise<void>((resolve) => {
+            metricsServer!.close(() => resolve());
+            metricsServer!.closeAllConnections();
+          })
+        : undefined;
+      await Promise.allSettled([cache.close(), upstream.close(), metricsClosed]);
     },
   };
 }

@@ -5,13 +5,20 @@ export type { Logger };
 
 /**
  * Structured JSON logs (pino). Tokens, keys and passwords are never logged in full: the paths below are
- * redacted, and request logs carry the upstream host, not the URL (issue #7 §2).
+ * redacted, and request logs carry the upstream host and only the two ends of the token path, never the
+ * URL or the query (issue #7 §3).
  */
 export function createLogger(level: Config['logLevel'], destination?: DestinationStream): Logger {
   const options = {
     level,
     base: { service: 'hls-sidecar' },
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'password', 'signKey', 'token'], censor: '[redacted]' },
+    redact: {
+      paths: [
+        'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-hls-sidecar-password"]',
+        'headers.authorization', 'headers.cookie', 'password', 'signKey', 'signKeys', 'token',
+      ],
+      censor: '[redacted]',
+    },
   };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { looksLikePlaylist } from '../manifest/detect.js';
 import { upstreamRequestHeaders } from '../upstream/headers.js';
 import type { Upstream } from '../upstream/client.js';
+import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { Target } from '../url-codec.js';
 import type { Renderer } from './render-playlist.js';
 
@@ -20,6 +21,8 @@ export interface PlaylistDeps {
   cache: PlaylistCache;
   renderer: Renderer;
   clock: () => number;
+  /** hlsd --prefetch: told about every playlist served, so it can fetch the next live segments. */
+  prefetch?: Prefetcher | undefined;
 }
 
 export interface PlaylistRequest {
@@ -72,6 +75,11 @@ export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, re
     'x-content-type-options': 'nosniff',
   });
   res.end(req.head ? undefined : buf);
+  // After the reply is queued: planning costs a parse per new playlist version, never viewer latency. The
+  // segments are reserved before this tick ends, so no viewer can ask for one before it is known.
+  if (isPlaylist && deps.prefetch) {
+    deps.prefetch.onPlaylist({ key, version: `${key}\n${entry.fetchedAt}`, body: entry.body, finalUrl: entry.finalUrl, requestUrl: req.upstreamUrl, target: req.target });
+  }
   return result;
 }
 

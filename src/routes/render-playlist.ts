@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { HookRunner } from '../hooks.js';
 import { rewritePlaylist, type UriKind } from '../manifest/rewrite.js';
 import type { Signer } from '../signing.js';
 import { encodeTarget, extensionFor, type Target } from '../url-codec.js';
@@ -30,9 +31,16 @@ interface Memo {
   bytes: number;
 }
 
+/** Extension for an hlsd url_type chosen by the redirect hook (manifest_parser.js encode_embedded_url). */
+function extensionForType(type: string, opts: { manifestExtension: string; segmentExtension: string | undefined }): string {
+  if (type === 'm3u8') return opts.manifestExtension || 'm3u8';
+  if (type === 'ts') return opts.segmentExtension ?? 'ts';
+  return type;
+}
+
 export function createRenderer(
   config: Pick<Config, 'manifestExtension' | 'segmentExtension'>,
-  deps: { signer?: Signer | undefined; maxEntries?: number; maxBytes?: number },
+  deps: { signer?: Signer | undefined; hooks?: HookRunner | undefined; maxEntries?: number; maxBytes?: number },
 ): Renderer {
   const maxEntries = deps.maxEntries ?? 256;
   const maxBytes = deps.maxBytes ?? 64 * 1024 * 1024;
@@ -56,12 +64,21 @@ export function createRenderer(
   function rewrite(input: RenderInput): string {
     const { referer } = input.target;
     const prefix = `${input.publicBase}/`;
+    const hooks = deps.hooks;
     const proxify = (url: string, kind: UriKind, vars?: Readonly<Record<string, string>>): string => {
-      const child: Target = { url };
-      if (referer) child.referer = referer;
+      // hlsd hooks (src/hooks.ts): `redirect` before proxying (an empty result removes the URI, as in hlsd,
+      // and its url_type picks the extension), `redirect_final` on the proxied URL.
+      const redirected = hooks ? hooks.redirect(url, referer || undefined, input.finalUrl) : undefined;
+      if (redirected === null) return '';
+      const child: Target = { url: redirected?.url ?? url };
+      const childReferer = redirected?.referer ?? referer;
+      if (childReferer) child.referer = childReferer;
       if (vars) child.vars = vars;
       const signature = deps.signer?.sign(child);
-      return prefix + encodeTarget(child, extensionFor(url, kind, extOptions), signature);
+      const type = redirected?.type;
+      const ext = type === undefined ? extensionFor(child.url, kind, extOptions) : extensionForType(type, extOptions);
+      const out = prefix + encodeTarget(child, ext, signature);
+      return hooks ? hooks.redirectFinal(out) : out;
     };
     const ctx = {
       baseUrl: input.finalUrl,
@@ -69,7 +86,8 @@ export function createRenderer(
       proxify,
       ...(input.target.vars ? { imports: input.target.vars } : {}),
     };
-    return rewritePlaylist(input.body, ctx).text;
+    // hlsd's modify_m3u8_content hook sees the playlist before its URIs are found.
+    return rewritePlaylist(hooks ? hooks.modifyPlaylist(input.body, input.finalUrl) : input.body, ctx).text;
   }
 
   return {

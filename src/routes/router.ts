@@ -4,12 +4,18 @@ import type { PlaylistCache } from '../cache/types.js';
 import type { Config } from '../config.js';
 import { ProxyError } from '../errors.js';
 import { resolvePublicBase } from '../forwarded.js';
-import type { Logger } from '../observability/logger.js';
+import { PASSWORD_CHALLENGE, type AccessControl } from '../security/access.js';
+import type { HookRunner } from '../hooks.js';
+import { countBodyBytes } from '../observability/byte-counter.js';
+import { abbreviate, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { Upstream } from '../upstream/client.js';
 import { decodeTarget, mergeQuery } from '../url-codec.js';
 import { serveHealth, serveMetrics, serveReady } from './health.js';
 import { servePlaylist } from './manifest.js';
+import { servePlayerAsset, servePlayerPage, type PlayerAssets } from './player.js';
+import { servePrefetched } from './prefetched.js';
 import type { Renderer } from './render-playlist.js';
 import { answerPreflight, applyCors, sendError } from './respond.js';
 import { matchRoute } from './route-match.js';
@@ -25,10 +31,18 @@ export interface AppDeps {
   upstream: Upstream;
   cache: PlaylistCache;
   renderer: Renderer;
+  /** Client ACLs and signatures (issue #5 §2, §3); absent = everyone may ask. */
+  access?: AccessControl;
   logger: Logger;
   metrics: Metrics;
   clock: () => number;
   isShuttingDown: () => boolean;
+  /** hlsd --hooks (src/hooks.ts); absent = none. */
+  hooks?: HookRunner;
+  /** hlsd --prefetch; absent = off. */
+  prefetch?: Prefetcher | undefined;
+  /** Player page assets (`_/player`, `_/assets/*`); absent = those routes answer 404. */
+  assets?: PlayerAssets;
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -66,6 +80,18 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       if (match.name === 'healthz') return serveHealth(res);
       if (match.name === 'readyz') return serveReady(res, deps.cache, deps.isShuttingDown());
       if (match.name === 'metrics') return serveMetrics(res, metrics.registry);
+      if (match.name === 'player-asset' && deps.assets) return servePlayerAsset(res, deps.assets, match.rest);
+      if (match.name === 'player' && deps.assets) {
+        const base = resolvePublicBase({
+          peer: req.socket.remoteAddress ?? '',
+          headers: req.headers,
+          encrypted: 'encrypted' in req.socket && !!req.socket.encrypted,
+          echoedPrefix: match.prefix,
+          config,
+        });
+        const publicBase = `${base.proto}://${base.host}${base.prefix}`;
+        return servePlayerPage(res, query, { publicBase, prefix: base.prefix, manifestExtension: config.manifestExtension });
+      }
       throw new ProxyError('NOT_FOUND');
     }
 
@@ -77,18 +103,39 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       echoedPrefix: match.prefix,
       config,
     });
+    const isPlaylist = target.ext === config.manifestExtension || target.ext === 'm3u8';
+    try {
+      deps.access?.check({ target, isPlaylist, clientIp: base.clientIp, headers: req.headers, query });
+    } catch (err) {
+      if (err instanceof ProxyError && err.code === 'UNAUTHORIZED') res.setHeader('www-authenticate', PASSWORD_CHALLENGE);
+      log.client = base.clientIp;
+      throw err;
+    }
     const publicBase = `${base.proto}://${base.host}${base.prefix}`;
-    const upstreamUrl = mergeQuery(target.url, query, OWN_PARAMS);
+    // hlsd's `rewrite` hook maps the requested upstream URL (after the signature check on the token).
+    const requested = deps.hooks ? deps.hooks.rewrite(target.url) : target.url;
+    if (requested === undefined) throw new ProxyError('BAD_TOKEN', { detail: 'refused by the rewrite hook' });
+    const upstreamUrl = mergeQuery(requested, query, OWN_PARAMS);
     log.upstreamHost = hostOf(upstreamUrl);
     log.client = base.clientIp;
 
-    const isPlaylist = target.ext === config.manifestExtension || target.ext === 'm3u8';
     if (isPlaylist) {
       log.route = 'playlist';
       log.cache = await servePlaylist(deps, { target, upstreamUrl, publicBase, head: method === 'HEAD' }, res);
       return;
     }
     log.route = 'stream';
+    countBodyBytes(res, (bytes) => {
+      if (bytes > 0) metrics.bytesStreamed.inc(bytes);
+    });
+    if (deps.prefetch) {
+      const served = await servePrefetched(deps.prefetch, req, res, { url: upstreamUrl, referer: target.referer, waitMs: config.timeouts.headersMs });
+      metrics.prefetchServed.inc({ result: served === 'prefetch-hit' ? 'hit' : served === 'prefetch-wait' ? 'wait' : 'miss' });
+      if (served) {
+        log.cache = served;
+        return;
+      }
+    }
     metrics.openStreams.inc();
     try {
       await serveStream(deps, req, res, { target, upstreamUrl, publicBase });
@@ -106,22 +153,28 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
         : randomUUID(),
       method: req.method,
       route: 'unknown',
+      // The path names the upstream (the token encodes its URL, query and all): only its ends are logged.
+      path: abbreviate((req.url ?? '').split('?')[0] ?? '', 12),
     };
-    res.on('finish', () => {
+    res.setHeader('x-request-id', String(log.id));
+    // 'close' follows a finished response and an aborted one alike, so hang-ups are logged and counted too.
+    res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = String(log.route);
-      metrics.requests.inc({ route, status: String(res.statusCode) });
+      const status = res.headersSent ? res.statusCode : 499;
+      metrics.requests.inc({ route, status: String(status) });
       metrics.duration.observe({ route }, seconds);
-      const socketBytes = route === 'stream' ? Number(res.getHeader('content-length') ?? 0) : 0;
-      if (socketBytes > 0) metrics.bytesStreamed.inc(socketBytes);
-      const line = { ...log, status: res.statusCode, ms: Math.round(seconds * 1000) };
-      if (res.statusCode >= 500) logger.warn(line, 'request failed');
-      else logger.debug(line, 'request');
+      const line = { ...log, status, ms: Math.round(seconds * 1000), ...(res.writableFinished ? {} : { aborted: true }) };
+      if (status >= 500) logger.warn(line, 'request failed');
+      else logger.info(line, 'request');
     });
     route(req, res, log).catch((err: unknown) => {
+      const bodyPhase = res.headersSent; // upstream answered; it failed while streaming the body
       const http = sendError(res, err);
+      log.error = http.code;
       if (http.status >= 500 && http.code !== 'CLIENT_GONE') {
-        if (typeof log.upstreamHost === 'string') metrics.upstreamErrors.inc({ host: log.upstreamHost, code: http.code });
+        // Failures of the upstream request itself are counted where it is made (upstream-metrics.ts).
+        if (bodyPhase && typeof log.upstreamHost === 'string') metrics.upstreamErrors.inc({ host: metrics.hostLabel(log.upstreamHost), code: http.code });
         if (http.code === 'INTERNAL') logger.error({ ...log, err }, 'internal error');
       }
     });

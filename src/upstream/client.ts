@@ -1,10 +1,12 @@
-import { Agent, ProxyAgent, type Dispatcher } from 'undici';
+import type { LookupFunction } from 'node:net';
+import { Agent, Pool, ProxyAgent, type Dispatcher } from 'undici';
 import type { Config } from '../config.js';
 import { ProxyError, classify } from '../errors.js';
 import { resolveReference } from '../manifest/resolve.js';
 import { headerValue } from './headers.js';
 import { readLimited } from './body.js';
 import { parseTargetUrl, type TargetUrl } from './target-url.js';
+import { isTlsVerificationError, tlsConnectOptions } from './tls-options.js';
 
 /**
  * The upstream HTTP client (undici). Why undici and not http-proxy: measured here, http-proxy 1.18.1 left
@@ -59,11 +61,18 @@ export function discard(body: Dispatcher.ResponseData['body']): void {
   body.dump().catch(() => undefined);
 }
 
-export function createDispatcher(config: Config): Dispatcher {
+/**
+ * A socket `lookup` per upstream origin (`scheme://host:port`, as undici keys its pools), so a DNS answer is
+ * judged with the scheme and port it will be used for (issue #5 §1, src/security/pinned-lookup.ts).
+ */
+export type OriginLookup = (origin: string) => LookupFunction;
+
+export function createDispatcher(config: Config, lookupFor?: OriginLookup): Dispatcher {
   const connect = {
     timeout: config.timeouts.connectMs,
     rejectUnauthorized: config.upstreamTls.rejectUnauthorized,
-    ...config.upstreamTls.options,
+    // hlsd --req-options: its TLS part only, for these upstream connections alone (tls-options.ts).
+    ...tlsConnectOptions(config.upstreamTls.options),
   };
   const common = {
     headersTimeout: config.timeouts.headersMs,
@@ -74,7 +83,14 @@ export function createDispatcher(config: Config): Dispatcher {
   if (config.httpProxy) {
     return new ProxyAgent({ uri: config.httpProxy, requestTls: connect, proxyTls: connect, ...common });
   }
-  return new Agent({ connect, ...common });
+  if (!lookupFor) return new Agent({ connect, ...common });
+  // One pool per origin (undici's default factory), each with its origin's pinned lookup. Not applied
+  // through --http-proxy: there the proxy resolves names, and only the URL checks of the guard apply.
+  return new Agent({
+    connect,
+    ...common,
+    factory: (origin, opts) => new Pool(origin, { ...opts, connect: { ...connect, lookup: lookupFor(String(origin)) } }),
+  });
 }
 
 /** 4xx statuses are the viewer's business and pass through; 5xx and anything odd become 502. */
@@ -82,8 +98,11 @@ function statusError(status: number): ProxyError {
   return new ProxyError('UPSTREAM_STATUS', { status: status >= 400 && status < 500 ? status : 502 });
 }
 
-export function createUpstream(config: Config, deps: { dispatcher?: Dispatcher; guard?: EgressGuard } = {}): Upstream {
-  const dispatcher = deps.dispatcher ?? createDispatcher(config);
+export function createUpstream(
+  config: Config,
+  deps: { dispatcher?: Dispatcher; guard?: EgressGuard; lookupFor?: OriginLookup } = {},
+): Upstream {
+  const dispatcher = deps.dispatcher ?? createDispatcher(config, deps.lookupFor);
   const ownsDispatcher = !deps.dispatcher;
 
   async function open(url: string, init: RequestInit): Promise<UpstreamResponse> {
@@ -104,6 +123,8 @@ export function createUpstream(config: Config, deps: { dispatcher?: Dispatcher; 
         });
       } catch (err) {
         if (init.signal?.aborted) throw new ProxyError('CLIENT_GONE', { cause: err });
+        // A rejected certificate is an unusable upstream (502), not an internal error.
+        if (isTlsVerificationError(err)) throw new ProxyError('UPSTREAM_UNREACHABLE', { cause: err, detail: 'upstream TLS certificate rejected' });
         throw classify(err);
       }
       const location = headerValue(res.headers, 'location');

@@ -16,8 +16,21 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
+/**
+ * Test origins listen on 127.0.0.1, which the egress policy refuses unless allowed explicitly (issue #5 §1),
+ * so test proxies allow loopback by default. A test about the product default passes 'allow-upstream': [].
+ */
+export const TEST_ALLOW_UPSTREAM = ['loopback'];
+
 export async function startProxy(options: Record<string, unknown> = {}, overrides: AppOverrides = {}): Promise<RunningProxy> {
-  const config = configFromOptions({ port: 0, bind: '127.0.0.1', 'log-level': 'silent', 'shutdown-timeout': 2000, ...options });
+  const config = configFromOptions({
+    port: 0,
+    bind: '127.0.0.1',
+    'log-level': 'silent',
+    'shutdown-timeout': 2000,
+    'allow-upstream': TEST_ALLOW_UPSTREAM,
+    ...options,
+  });
   const app = createApp(config, overrides);
   const address = await app.listen();
   return { url: `http://127.0.0.1:${address.port}`, port: address.port, app, close: () => app.close() };
@@ -37,12 +50,15 @@ export interface ProxyProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `node --import tsx src/cli.ts <args>`; resolves once it accepts connections. */
+/**
+ * Runs `node --import tsx src/cli.ts <args>`; resolves once it accepts connections. Loopback upstreams are
+ * allowed through the environment (HLS_SIDECAR_ALLOW_UPSTREAM), which a flag or opts.env overrides.
+ */
 export async function startProxyProcess(args: string[], opts: { env?: Record<string, string>; port?: number } = {}): Promise<ProxyProcess> {
   const port = opts.port ?? (await freePort());
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--port', String(port), '--bind', '127.0.0.1', ...args], {
     cwd: ROOT,
-    env: { ...process.env, ...opts.env },
+    env: { ...process.env, HLS_SIDECAR_ALLOW_UPSTREAM: TEST_ALLOW_UPSTREAM.join(','), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
