@@ -18,6 +18,7 @@ export const ERRORS = {
   EGRESS_DENIED: { status: 403, message: 'upstream not allowed by egress policy' },
   UPSTREAM_UNREACHABLE: { status: 502, message: 'upstream unreachable' },
   UPSTREAM_BAD_RESPONSE: { status: 502, message: 'bad response from upstream' },
+  UPSTREAM_TLS: { status: 502, message: 'upstream TLS certificate rejected' },
   UPSTREAM_TOO_MANY_REDIRECTS: { status: 502, message: 'too many upstream redirects' },
   PLAYLIST_TOO_LARGE: { status: 502, message: 'upstream playlist exceeds the size limit' },
   NOT_A_PLAYLIST: { status: 502, message: 'upstream response is not an HLS playlist' },
@@ -79,6 +80,8 @@ const UNDICI_CODES: Record<string, ErrorCode> = {
   ERR__ERROR_FORMAT_PADDING_1: 'UPSTREAM_BAD_RESPONSE',
 };
 
+const TLS_VERIFY = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|^ERR_TLS_|^ERR_SSL_/;
+
 /** Classifies anything thrown into a catalogue code (walking `cause` chains, as undici nests them). */
 export function classify(err: unknown): ProxyError {
   if (err instanceof ProxyError) return err;
@@ -91,6 +94,9 @@ export function classify(err: unknown): ProxyError {
     if (typeof code === 'string' && code.startsWith('HPE_')) {
       return new ProxyError('UPSTREAM_BAD_RESPONSE', { cause: err });
     }
+    // OpenSSL / Node certificate verification failures (DEPTH_ZERO_SELF_SIGNED_CERT,
+    // ERR_TLS_CERT_ALTNAME_INVALID, ...): an unusable upstream, not an internal error.
+    if (typeof code === 'string' && TLS_VERIFY.test(code)) return new ProxyError('UPSTREAM_TLS', { cause: err });
     cur = (cur as { cause?: unknown }).cause;
   }
   return new ProxyError('INTERNAL', { cause: err });

@@ -6,7 +6,7 @@ import { resolveReference } from '../manifest/resolve.js';
 import { headerValue } from './headers.js';
 import { readLimited } from './body.js';
 import { parseTargetUrl, type TargetUrl } from './target-url.js';
-import { isTlsVerificationError, tlsConnectOptions } from './tls-options.js';
+import { tlsConnectOptions } from './tls-options.js';
 
 /**
  * The upstream HTTP client (undici). Why undici and not http-proxy: measured here, http-proxy 1.18.1 left
@@ -123,8 +123,6 @@ export function createUpstream(
         });
       } catch (err) {
         if (init.signal?.aborted) throw new ProxyError('CLIENT_GONE', { cause: err });
-        // A rejected certificate is an unusable upstream (502), not an internal error.
-        if (isTlsVerificationError(err)) throw new ProxyError('UPSTREAM_UNREACHABLE', { cause: err, detail: 'upstream TLS certificate rejected' });
         throw classify(err);
       }
       const location = headerValue(res.headers, 'location');

@@ -79,9 +79,15 @@ export function upstreamRequestHeaders({ config, referer, client }: UpstreamRequ
       out.authorization = client.authorization;
     }
   }
-  if (referer) out.referer = referer;
   // Fixed headers from the command line win over anything the client sent.
   for (const [k, v] of Object.entries(config.fixed)) out[k] = v;
+  // hlsd (utils.js get_request_options): the token's referer wins over --referer, and brings a matching
+  // Origin (scheme://host of the referer), since the upstreams that check one usually check both.
+  if (referer) {
+    out.referer = referer;
+    const origin = /^(https?:\/\/[^/?#]+)/i.exec(referer)?.[1];
+    if (origin) out.origin = origin;
+  }
   if (!out['user-agent']) out['user-agent'] = 'hls-sidecar';
   return out;
 }

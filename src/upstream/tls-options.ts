@@ -44,14 +44,3 @@ export function tlsConnectOptions(options: Readonly<Record<string, unknown>>): R
 export function ignoredRequestOptions(options: Readonly<Record<string, unknown>>): string[] {
   return Object.keys(options).filter((k) => !TLS_KEYS.has(k) && k !== 'headers');
 }
-
-/** OpenSSL / Node certificate verification failures (DEPTH_ZERO_SELF_SIGNED_CERT, ERR_TLS_CERT_ALTNAME_INVALID...). */
-export function isTlsVerificationError(err: unknown): boolean {
-  let cur: unknown = err;
-  for (let depth = 0; cur && depth < 5; depth++) {
-    const code = (cur as { code?: unknown }).code;
-    if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|^ERR_TLS_|^ERR_SSL_/.test(code)) return true;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return false;
-}

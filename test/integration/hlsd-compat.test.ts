@@ -89,12 +89,13 @@ describe('hlsd compatibility: flags against a real origin', function () {
     }
   });
 
-  it('the `<url>|<referer>` token form sends that Referer upstream', async () => {
-    const proxy = await startProxy();
+  it('the `<url>|<referer>` token form sends that Referer, and its Origin, upstream; it wins over --referer (as hlsd)', async () => {
+    const proxy = await startProxy({ referer: 'https://flag.example/' });
     try {
       const res = await fetch(hlsdUrl(proxy.url, `${origin.url}/echo-headers|https://referer.example/page`, 'ts'));
       const seen = (await res.json()) as Record<string, string>;
       expect(seen.referer).to.equal('https://referer.example/page');
+      expect(seen.origin).to.equal('https://referer.example');
     } finally {
       await proxy.close();
     }

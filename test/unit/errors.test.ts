@@ -11,6 +11,8 @@ describe('errors: the one error → HTTP map', () => {
     ['refused, nested in cause', new Error('fetch failed', { cause: Object.assign(new Error('c'), { code: 'ECONNREFUSED' }) }), 502],
     ['upstream 404 passed through', new ProxyError('UPSTREAM_STATUS', { status: 404 }), 404],
     ['playlist too large', new ProxyError('PLAYLIST_TOO_LARGE'), 502],
+    ['self-signed upstream certificate', new Error('fetch failed', { cause: Object.assign(new Error('c'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) }), 502],
+    ['certificate name mismatch', Object.assign(new Error('x'), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }), 502],
     ['anything else', new TypeError('boom'), 500],
   ];
   for (const [name, err, status] of table) {
