@@ -74,10 +74,16 @@ export function createRenderer(
       const childReferer = redirected?.referer ?? referer;
       if (childReferer) child.referer = childReferer;
       if (vars) child.vars = vars;
-      const signature = deps.signer?.sign(child);
       const type = redirected?.type;
       const ext = type === undefined ? extensionFor(child.url, kind, extOptions) : extensionForType(type, extOptions);
-      const out = prefix + encodeTarget(child, ext, signature);
+      let out: string;
+      try {
+        out = prefix + encodeTarget(child, ext, deps.signer?.sign(child));
+      } catch {
+        // A URI no token can carry (raw spaces or control characters, seen in broken playlists) stays as the
+        // upstream wrote it: one unplayable line rather than a whole playlist refused.
+        return child.url;
+      }
       return hooks ? hooks.redirectFinal(out) : out;
     };
     const ctx = {

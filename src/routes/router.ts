@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { PlaylistCache } from '../cache/types.js';
 import type { Config } from '../config.js';
 import { ProxyError } from '../errors.js';
-import { resolvePublicBase } from '../forwarded.js';
+import { resolvePublicBase, type PublicBase } from '../forwarded.js';
 import { PASSWORD_CHALLENGE, type AccessControl } from '../security/access.js';
 import type { HookRunner } from '../hooks.js';
 import { countBodyBytes } from '../observability/byte-counter.js';
@@ -49,12 +49,24 @@ const METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Query parameters that belong to the proxy and never travel upstream. */
 const OWN_PARAMS = ['password'] as const;
 
+const baseUrl = (b: PublicBase): string => `${b.proto}://${b.host}${b.prefix}`;
+
 function hostOf(url: string): string {
   return /^https?:\/\/(?:[^@/?#]*@)?([^/?#:]+|\[[^\]]*\])/i.exec(url)?.[1] ?? '';
 }
 
 export function createHandler(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, logger, metrics } = deps;
+
+  /** The viewer's public base; which headers are believed is decided in forwarded.ts alone. */
+  const publicBaseOf = (req: IncomingMessage, echoedPrefix: string): PublicBase =>
+    resolvePublicBase({
+      peer: req.socket.remoteAddress ?? '',
+      headers: req.headers,
+      encrypted: 'encrypted' in req.socket && !!req.socket.encrypted,
+      echoedPrefix,
+      config,
+    });
 
   async function route(req: IncomingMessage, res: ServerResponse, log: Record<string, unknown>): Promise<void> {
     const method = req.method ?? '';
@@ -82,27 +94,14 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       if (match.name === 'metrics') return serveMetrics(res, metrics.registry);
       if (match.name === 'player-asset' && deps.assets) return servePlayerAsset(res, deps.assets, match.rest);
       if (match.name === 'player' && deps.assets) {
-        const base = resolvePublicBase({
-          peer: req.socket.remoteAddress ?? '',
-          headers: req.headers,
-          encrypted: 'encrypted' in req.socket && !!req.socket.encrypted,
-          echoedPrefix: match.prefix,
-          config,
-        });
-        const publicBase = `${base.proto}://${base.host}${base.prefix}`;
-        return servePlayerPage(res, query, { publicBase, prefix: base.prefix, manifestExtension: config.manifestExtension });
+        const base = publicBaseOf(req, match.prefix);
+        return servePlayerPage(res, query, { publicBase: baseUrl(base), prefix: base.prefix, manifestExtension: config.manifestExtension });
       }
       throw new ProxyError('NOT_FOUND');
     }
 
     const target = decodeTarget(match.tokenPath, { maxTokenLength: config.limits.urlLength });
-    const base = resolvePublicBase({
-      peer: req.socket.remoteAddress ?? '',
-      headers: req.headers,
-      encrypted: 'encrypted' in req.socket && !!req.socket.encrypted,
-      echoedPrefix: match.prefix,
-      config,
-    });
+    const base = publicBaseOf(req, match.prefix);
     const isPlaylist = target.ext === config.manifestExtension || target.ext === 'm3u8';
     try {
       deps.access?.check({ target, isPlaylist, clientIp: base.clientIp, headers: req.headers, query });
@@ -111,7 +110,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       log.client = base.clientIp;
       throw err;
     }
-    const publicBase = `${base.proto}://${base.host}${base.prefix}`;
+    const publicBase = baseUrl(base);
     // hlsd's `rewrite` hook maps the requested upstream URL (after the signature check on the token).
     const requested = deps.hooks ? deps.hooks.rewrite(target.url) : target.url;
     if (requested === undefined) throw new ProxyError('BAD_TOKEN', { detail: 'refused by the rewrite hook' });
