@@ -12,6 +12,7 @@ import { withUpstreamMetrics } from './observability/upstream-metrics.js';
 import { createPrefetcher, type PrefetchLimits, type Prefetcher } from './prefetch/prefetcher.js';
 import { createPlayerAssets } from './routes/player.js';
 import { createRenderer } from './routes/render-playlist.js';
+import { createRenderPool } from './routes/render-pool.js';
 import { createHandler } from './routes/router.js';
 import { aclSigningKey, createAccessControl } from './security/access.js';
 import { createEgressPolicy } from './security/egress-policy.js';
@@ -116,7 +117,12 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       : [];
   const signer = signKeys.length ? createSigner(signKeys, config.security.signTtlSec, clock) : undefined;
   const access = createAccessControl(config.security, { signer, policy });
-  const renderer = createRenderer(config, { signer, ...(hasHooks ? { hooks } : {}) });
+  const pool = createRenderPool({
+    extOptions: { manifestExtension: config.manifestExtension, segmentExtension: config.segmentExtension },
+    signKeys,
+    signTtlSec: config.security.signTtlSec,
+  });
+  const renderer = createRenderer(config, { signer, pool, ...(hasHooks ? { hooks } : {}) });
   let shuttingDown = false;
 
   const handle = createHandler({
@@ -194,7 +200,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
             metricsServer!.closeAllConnections();
           })
         : undefined;
-      await Promise.allSettled([cache.close(), upstream.close(), metricsClosed]);
+      await Promise.allSettled([cache.close(), upstream.close(), metricsClosed, pool.close()]);
     },
   };
 }

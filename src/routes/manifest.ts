@@ -53,8 +53,8 @@ export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, re
   }));
 
   const isPlaylist = looksLikePlaylist(entry.contentType, entry.body.slice(0, 64));
-  const body = isPlaylist
-    ? renderer.render({
+  const buf = isPlaylist
+    ? await renderer.render({
         version: `${key}\n${entry.fetchedAt}`,
         body: entry.body,
         finalUrl: entry.finalUrl,
@@ -62,8 +62,7 @@ export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, re
         target: req.target,
         publicBase: req.publicBase,
       })
-    : entry.body;
-  const buf = Buffer.from(body, 'utf8');
+    : Buffer.from(entry.body, 'utf8');
   const maxAge = Math.max(0, Math.floor((entry.ttlMs - ageMs) / 1000));
   res.writeHead(200, {
     'content-type': isPlaylist ? PLAYLIST_CONTENT_TYPE : passThroughType(entry.contentType),
@@ -84,12 +83,12 @@ export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, re
 }
 
 /** A playlist found where a segment was expected (by content type or `#EXTM3U`): rewritten, not cached. */
-export function sendRewritten(
+export async function sendRewritten(
   renderer: Renderer,
   input: { body: string; finalUrl: string; requestUrl: string; target: Target; publicBase: string; head: boolean },
   res: ServerResponse,
-): void {
-  const buf = Buffer.from(renderer.render({ ...input, version: '' }), 'utf8');
+): Promise<void> {
+  const buf = await renderer.render({ ...input, version: '' });
   res.writeHead(200, {
     'content-type': PLAYLIST_CONTENT_TYPE,
     'content-length': String(buf.length),

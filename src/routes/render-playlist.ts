@@ -1,103 +1,61 @@
 import type { Config } from '../config.js';
 import type { HookRunner } from '../hooks.js';
-import { rewritePlaylist, type UriKind } from '../manifest/rewrite.js';
 import type { Signer } from '../signing.js';
-import { encodeTarget, extensionFor, type Target } from '../url-codec.js';
+import type { RenderPool } from './render-pool.js';
+import { rewriteForBase, type RenderInput, type RewriteDeps } from './rewrite-for-base.js';
+
+export type { RenderInput } from './rewrite-for-base.js';
 
 /**
- * Turns an upstream playlist into the one a viewer receives: every URI rewritten to
- * `<public base>/<token>.<ext>` (signed when a key is configured). The result depends only on the upstream
- * text and the viewer's public base, so it is memoised per (playlist version, base): a thousand viewers of
- * one live channel behind one front server cost one rewrite per refresh, not a thousand.
+ * Turns an upstream playlist into the bytes a viewer receives (rewrite-for-base.ts). The result depends only
+ * on the upstream text and the viewer's public base, so it is memoised per (playlist version, base), already
+ * UTF-8 encoded: a thousand viewers of one live channel behind one front server cost one rewrite and one
+ * encode per refresh, not a thousand.
+ *
+ * Playlists of OFFLOAD_CHARS and more are rewritten on a worker thread when a pool is given, so a
+ * 100k-segment VOD playlist does not hold up the small live playlists other viewers are waiting for.
+ * With hlsd hooks configured everything stays on the main thread (hooks are functions of the main realm).
  */
 
-export interface RenderInput {
-  /** Identifies this version of the upstream text (cache key + fetch time); '' disables the memo. */
-  version: string;
-  body: string;
-  finalUrl: string;
-  requestUrl: string;
-  target: Target;
-  /** `proto://host/prefix`, no trailing slash. */
-  publicBase: string;
-}
+export const OFFLOAD_CHARS = 256 * 1024;
 
 export interface Renderer {
-  render(input: RenderInput): string;
-}
-
-interface Memo {
-  text: string;
-  bytes: number;
-}
-
-/** Extension for an hlsd url_type chosen by the redirect hook (manifest_parser.js encode_embedded_url). */
-function extensionForType(type: string, opts: { manifestExtension: string; segmentExtension: string | undefined }): string {
-  if (type === 'm3u8') return opts.manifestExtension || 'm3u8';
-  if (type === 'ts') return opts.segmentExtension ?? 'ts';
-  return type;
+  render(input: RenderInput): Promise<Buffer>;
 }
 
 export function createRenderer(
   config: Pick<Config, 'manifestExtension' | 'segmentExtension'>,
-  deps: { signer?: Signer | undefined; hooks?: HookRunner | undefined; maxEntries?: number; maxBytes?: number },
+  deps: { signer?: Signer | undefined; hooks?: HookRunner | undefined; pool?: RenderPool | undefined; maxEntries?: number; maxBytes?: number },
 ): Renderer {
   const maxEntries = deps.maxEntries ?? 256;
   const maxBytes = deps.maxBytes ?? 64 * 1024 * 1024;
-  const memo = new Map<string, Memo>();
+  const memo = new Map<string, Buffer>();
   let memoBytes = 0;
-  const extOptions = { manifestExtension: config.manifestExtension, segmentExtension: config.segmentExtension };
+  const rewriteDeps: RewriteDeps = {
+    extOptions: { manifestExtension: config.manifestExtension, segmentExtension: config.segmentExtension },
+    signer: deps.signer,
+    hooks: deps.hooks,
+  };
 
-  function remember(key: string, text: string): void {
-    const bytes = text.length * 2;
-    if (bytes > maxBytes / 4) return;
-    memo.set(key, { text, bytes });
-    memoBytes += bytes;
+  function remember(key: string, bytes: Buffer): void {
+    if (bytes.length > maxBytes / 4) return;
+    memo.set(key, bytes);
+    memoBytes += bytes.length;
     // Map iteration order is insertion order: the first keys are the least recently used.
     for (const [k, v] of memo) {
       if (memo.size <= maxEntries && memoBytes <= maxBytes) break;
       memo.delete(k);
-      memoBytes -= v.bytes;
+      memoBytes -= v.length;
     }
   }
 
-  function rewrite(input: RenderInput): string {
-    const { referer } = input.target;
-    const prefix = `${input.publicBase}/`;
-    const hooks = deps.hooks;
-    const proxify = (url: string, kind: UriKind, vars?: Readonly<Record<string, string>>): string => {
-      // hlsd hooks (src/hooks.ts): `redirect` before proxying (an empty result removes the URI, as in hlsd,
-      // and its url_type picks the extension), `redirect_final` on the proxied URL.
-      const redirected = hooks ? hooks.redirect(url, referer || undefined, input.finalUrl) : undefined;
-      if (redirected === null) return '';
-      const child: Target = { url: redirected?.url ?? url };
-      const childReferer = redirected?.referer ?? referer;
-      if (childReferer) child.referer = childReferer;
-      if (vars) child.vars = vars;
-      const type = redirected?.type;
-      const ext = type === undefined ? extensionFor(child.url, kind, extOptions) : extensionForType(type, extOptions);
-      let out: string;
-      try {
-        out = prefix + encodeTarget(child, ext, deps.signer?.sign(child));
-      } catch {
-        // A URI no token can carry (raw spaces or control characters, seen in broken playlists) stays as the
-        // upstream wrote it: one unplayable line rather than a whole playlist refused.
-        return child.url;
-      }
-      return hooks ? hooks.redirectFinal(out) : out;
-    };
-    const ctx = {
-      baseUrl: input.finalUrl,
-      requestUrl: input.requestUrl,
-      proxify,
-      ...(input.target.vars ? { imports: input.target.vars } : {}),
-    };
-    // hlsd's modify_m3u8_content hook sees the playlist before its URIs are found.
-    return rewritePlaylist(hooks ? hooks.modifyPlaylist(input.body, input.finalUrl) : input.body, ctx).text;
+  function rewrite(input: RenderInput): Promise<Buffer> | Buffer {
+    if (deps.pool && !deps.hooks && input.body.length >= OFFLOAD_CHARS) return deps.pool.run(input);
+    return Buffer.from(rewriteForBase(input, rewriteDeps), 'utf8');
   }
 
   return {
-    render(input) {
+    async render(input) {
       // Signatures with an expiry differ per second, so a signed, expiring output is never memoised.
       if (!input.version || (deps.signer && deps.signer.expires)) return rewrite(input);
       const vars = input.target.vars ? JSON.stringify(input.target.vars) : '';
@@ -106,11 +64,11 @@ export function createRenderer(
       if (hit) {
         memo.delete(key);
         memo.set(key, hit);
-        return hit.text;
+        return hit;
       }
-      const text = rewrite(input);
-      remember(key, text);
-      return text;
+      const bytes = await rewrite(input);
+      remember(key, bytes);
+      return bytes;
     },
   };
 }

@@ -90,7 +90,7 @@ export async function serveStream(deps: StreamDeps, req: IncomingMessage, res: S
       const buf = await readLimited(up.body, headerValue(up.headers, 'content-encoding'), config.limits.playlistBytes, abort.signal);
       const body = buf.toString('utf8');
       if (looksLikePlaylist(contentType, body.slice(0, 64))) {
-        sendRewritten(renderer, { body, finalUrl: up.finalUrl, requestUrl: r.upstreamUrl, target: r.target, publicBase: r.publicBase, head }, res);
+        await sendRewritten(renderer, { body, finalUrl: up.finalUrl, requestUrl: r.upstreamUrl, target: r.target, publicBase: r.publicBase, head }, res);
         return;
       }
       // Declared a playlist but is not one: pass the bytes on as they came.

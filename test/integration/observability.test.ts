@@ -169,9 +169,9 @@ describe('observability: metrics, metrics port, request logs', function () {
     const PASSWORD = 'hunter2-very-secret';
     const UPSTREAM_SECRET = 'cdn-token-s3cr3t-value-42';
 
-    it('one JSON line per request: id (X-Request-Id from a trusted peer), method, route, status, duration, upstream host, cache result', async () => {
+    it('one JSON line per request at debug (-v 3): id (X-Request-Id from a trusted peer), method, route, status, duration, upstream host, cache result', async () => {
       const cap = logCapture();
-      const proxy = await startProxy({}, { logger: createLogger('info', cap.stream) });
+      const proxy = await startProxy({}, { logger: createLogger('debug', cap.stream) });
       try {
         const url = hlsdUrl(proxy.url, `${origin.url}/${fixtures.paths.vodVariants[0]}`);
         const r1 = await fetch(url, { headers: { 'x-request-id': 'edge-abc.123' } });
@@ -185,7 +185,7 @@ describe('observability: metrics, metrics port, request logs', function () {
       const lines = parseLines(cap.raw()).filter((l) => l.msg === 'request');
       expect(lines).to.have.length(3);
       const [first, second, third] = lines as [Record<string, unknown>, Record<string, unknown>, Record<string, unknown>];
-      expect(first).to.include({ id: 'edge-abc.123', method: 'GET', route: 'playlist', status: 200, upstreamHost: '127.0.0.1', cache: 'miss', level: 30 });
+      expect(first).to.include({ id: 'edge-abc.123', method: 'GET', route: 'playlist', status: 200, upstreamHost: '127.0.0.1', cache: 'miss', level: 20 });
       expect(first.ms).to.be.a('number');
       expect(second).to.include({ route: 'playlist', cache: 'hit' });
       expect(second.id).to.match(/^[0-9a-f-]{36}$/);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { ConfigError } from '../../src/config.js';
 import { resolveReference } from '../../src/manifest/resolve.js';
-import { createRenderer } from '../../src/routes/render-playlist.js';
+import { rewriteForBase } from '../../src/routes/rewrite-for-base.js';
 import { parseIp, toEgressRequest, formatIp } from '../../src/security/egress-address.js';
 import { createEgressPolicy, type EgressDecision, type EgressPolicy } from '../../src/security/egress-policy.js';
 import { createPinnedLookup, type HostResolver } from '../../src/security/pinned-lookup.js';
@@ -252,7 +252,7 @@ describe('egress policy × rewriter (property): emitted tokens are judged like t
   const base = fc.constantFrom('http://a.cdn.test/live/index.m3u8', 'http://10.0.0.1/x/index.m3u8', 'https://2130706433/p.m3u8');
   const p = policy(['*.cdn.test', '10.0.0.0/8'], ['10.9.0.0/16', '*:25']);
   const signer = createSigner(['property-key-0123456789'], 0, () => 0);
-  const renderer = createRenderer({ manifestExtension: 'm3u8', segmentExtension: undefined }, { signer });
+  const rewriteDeps = { extOptions: { manifestExtension: 'm3u8', segmentExtension: undefined }, signer };
   const publicBase = 'http://proxy.test/hls';
 
   it('every http(s) URL in the output points at the proxy; decoding each token gives the resolved source URL, same verdict, valid signature', () => {
@@ -264,7 +264,7 @@ describe('egress policy × rewriter (property): emitted tokens are judged like t
           lines.push(`#EXT-X-KEY:METHOD=AES-128,URI="${key}"`, '#EXTINF:4,', seg);
           sources.push(key, seg);
         }
-        const out = renderer.render({ version: '', body: `${lines.join('\n')}\n`, finalUrl: baseUrl, requestUrl: baseUrl, target: { url: baseUrl }, publicBase });
+        const out = rewriteForBase({ version: '', body: `${lines.join('\n')}\n`, finalUrl: baseUrl, requestUrl: baseUrl, target: { url: baseUrl }, publicBase }, rewriteDeps);
         const expected = sources.map((s) => resolveReference(baseUrl, s)).filter((u) => isProxiableUrl(u));
         const emitted = [...out.matchAll(/https?:\/\/[^\s"]+/gi)].map((m) => m[0]);
         expect(emitted.length).to.equal(expected.length);

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createHookRunner, hlsdUrlType, loadHooks, type HlsdHooks } from '../../src/hooks.js';
-import { createRenderer } from '../../src/routes/render-playlist.js';
+import { rewriteForBase } from '../../src/routes/rewrite-for-base.js';
 
 /**
  * hlsd's hook semantics, reproduced from hls-proxy 3.6.6 (manifest_parser.js redirect_embedded_url /
@@ -100,15 +100,14 @@ describe('hooks: hlsd hook semantics', () => {
       redirect: (u) => (u.endsWith('a.ts') ? { url: u, url_type: 'm3u8' } : u.endsWith('b.ts') ? { url: null } : undefined),
       redirect_final: (u) => `${u}#f`,
     });
-    const renderer = createRenderer({ manifestExtension: 'm3u8', segmentExtension: undefined }, { hooks: r });
-    const out = renderer.render({
+    const out = rewriteForBase({
       version: '',
       body: '#EXTM3U\n#EXTINF:1,\na.ts\n#EXTINF:1,\nb.ts\n#EXTINF:1,\nc.ts\n',
       finalUrl: PLAYLIST_URL,
       requestUrl: PLAYLIST_URL,
       target: { url: PLAYLIST_URL },
       publicBase: 'http://proxy',
-    });
+    }, { extOptions: { manifestExtension: 'm3u8', segmentExtension: undefined }, hooks: r });
     const lines = out.split('\n');
     expect(lines[2]).to.match(/^http:\/\/proxy\/[A-Za-z0-9_-]+\.m3u8#f$/);
     expect(lines[4]).to.equal(''); // removed: RFC 8216 §4.1 "Blank lines are ignored."
