@@ -12,7 +12,7 @@ import { withUpstreamMetrics } from './observability/upstream-metrics.js';
 import { createPrefetcher, type PrefetchLimits, type Prefetcher } from './prefetch/prefetcher.js';
 import { createPlayerAssets } from './routes/player.js';
 import { createRenderer } from './routes/render-playlist.js';
-import { createRenderPool } from './routes/render-pool.js';
+import { createRenderPool, type WorkerSpawner } from './routes/render-pool.js';
 import { createHandler } from './routes/router.js';
 import { aclSigningKey, createAccessControl } from './security/access.js';
 import { createEgressPolicy } from './security/egress-policy.js';
@@ -59,6 +59,8 @@ export interface AppOverrides {
   /** Directory a relative --hooks path is resolved from; default: the process's working directory. */
   cwd?: string;
   prefetchLimits?: Partial<PrefetchLimits>;
+  /** Starts the render worker (tests run TypeScript sources and load it through tsx). */
+  renderWorker?: WorkerSpawner;
 }
 
 export function createApp(config: Config, overrides: AppOverrides = {}): App {
@@ -117,12 +119,16 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       : [];
   const signer = signKeys.length ? createSigner(signKeys, config.security.signTtlSec, clock) : undefined;
   const access = createAccessControl(config.security, { signer, policy });
-  const pool = createRenderPool({
-    extOptions: { manifestExtension: config.manifestExtension, segmentExtension: config.segmentExtension },
-    signKeys,
-    signTtlSec: config.security.signTtlSec,
-  });
-  const renderer = createRenderer(config, { signer, pool, ...(hasHooks ? { hooks } : {}) });
+  const pool = createRenderPool(
+    {
+      extOptions: { manifestExtension: config.manifestExtension, segmentExtension: config.segmentExtension },
+      signKeys,
+      signTtlSec: config.security.signTtlSec,
+    },
+    ...(overrides.renderWorker ? [overrides.renderWorker] : []),
+  );
+  const onPoolError = (err: unknown) => logger.warn({ err }, 'render worker unavailable; rewriting big playlists on the main thread');
+  const renderer = createRenderer(config, { signer, pool, onPoolError, ...(hasHooks ? { hooks } : {}) });
   let shuttingDown = false;
 
   const handle = createHandler({

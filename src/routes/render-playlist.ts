@@ -25,7 +25,14 @@ export interface Renderer {
 
 export function createRenderer(
   config: Pick<Config, 'manifestExtension' | 'segmentExtension'>,
-  deps: { signer?: Signer | undefined; hooks?: HookRunner | undefined; pool?: RenderPool | undefined; maxEntries?: number; maxBytes?: number },
+  deps: {
+    signer?: Signer | undefined;
+    hooks?: HookRunner | undefined;
+    pool?: RenderPool | undefined;
+    onPoolError?: (err: unknown) => void;
+    maxEntries?: number;
+    maxBytes?: number;
+  },
 ): Renderer {
   const maxEntries = deps.maxEntries ?? 256;
   const maxBytes = deps.maxBytes ?? 64 * 1024 * 1024;
@@ -49,9 +56,19 @@ export function createRenderer(
     }
   }
 
-  function rewrite(input: RenderInput): Promise<Buffer> | Buffer {
-    if (deps.pool && !deps.hooks && input.body.length >= OFFLOAD_CHARS) return deps.pool.run(input);
-    return Buffer.from(rewriteForBase(input, rewriteDeps), 'utf8');
+  const onMainThread = (input: RenderInput): Buffer => Buffer.from(rewriteForBase(input, rewriteDeps), 'utf8');
+  let pool = deps.pool;
+
+  async function rewrite(input: RenderInput): Promise<Buffer> {
+    if (!pool || deps.hooks || input.body.length < OFFLOAD_CHARS) return onMainThread(input);
+    try {
+      return await pool.run(input);
+    } catch (err) {
+      // The worker could not start or died: rewrite here from now on rather than fail viewers.
+      pool = undefined;
+      deps.onPoolError?.(err);
+      return onMainThread(input);
+    }
   }
 
   return {

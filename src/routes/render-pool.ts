@@ -6,7 +6,8 @@ import type { WorkerReply, WorkerSetup } from './render-worker.js';
  * One lazily started worker thread for rewriting big playlists (render-playlist.ts decides which). One is
  * enough: the point is to keep the main thread's event loop free, not to rewrite several huge playlists at
  * once on a 2-core sidecar. The worker is unref'd, so it never keeps the process alive, and is terminated
- * on close.
+ * on close. A worker that cannot start or dies rejects its pending jobs; render-playlist.ts then rewrites on
+ * the main thread (running from TypeScript sources without a spawner, e.g. `tsx src/cli.ts`, ends up there).
  */
 
 export interface RenderPool {
@@ -14,7 +15,12 @@ export interface RenderPool {
   close(): Promise<void>;
 }
 
-export function createRenderPool(setup: WorkerSetup): RenderPool {
+/** Starts the worker; tests running TypeScript sources pass one that loads render-worker.ts through tsx. */
+export type WorkerSpawner = (setup: WorkerSetup) => Worker;
+
+const spawnBuilt: WorkerSpawner = (setup) => new Worker(new URL('./render-worker.js', import.meta.url), { workerData: setup });
+
+export function createRenderPool(setup: WorkerSetup, spawn: WorkerSpawner = spawnBuilt): RenderPool {
   let worker: Worker | undefined;
   let nextId = 1;
   const pending = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>();
@@ -26,12 +32,7 @@ export function createRenderPool(setup: WorkerSetup): RenderPool {
   }
 
   function start(): Worker {
-    // Under tsx (tests, development) the entry is TypeScript: the worker registers the same loader first.
-    const ts = import.meta.url.endsWith('.ts');
-    const entry = new URL(`./render-worker.${ts ? 'ts' : 'js'}`, import.meta.url);
-    const w = ts
-      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: setup })
-      : new Worker(entry, { workerData: setup });
+    const w = spawn(setup);
     w.unref();
     w.on('message', (reply: WorkerReply) => {
       const p = pending.get(reply.id);

@@ -163,9 +163,14 @@ describe('graceful shutdown of the CLI process (SIGTERM)', function () {
     redis = await startRedis();
     const proxy = await startProxyProcess([...allowOrigin(), '--shutdown-timeout', '30000', '--log-level', 'info', '--redis', redis.url]);
     procs.push(proxy);
-    // Ready with Redis connected: /readyz says ok (degraded would mean the connection is not up).
-    const ready = await request(`${proxy.url}/readyz`);
-    expect(await ready.body.text()).to.match(/^ok/);
+    // Ready with Redis connected: /readyz says ok (degraded would mean the connection is not up). The proxy
+    // accepts connections before its Redis client has finished connecting, so give it a moment.
+    let state = '';
+    for (let i = 0; i < 50 && !state.startsWith('ok'); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      state = await (await request(`${proxy.url}/readyz`)).body.text();
+    }
+    expect(state).to.match(/^ok/);
 
     const admin = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
     await admin.connect();

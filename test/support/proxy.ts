@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { configFromOptions } from '../../src/config.js';
 import { createApp, type App, type AppOverrides } from '../../src/server.js';
 import { freePort } from './ports.js';
+import { tsxRenderWorker } from './render-worker.js';
 
 /** Starting hls-sidecar for tests: in-process (fast, inspectable) or as the real CLI process. */
 
@@ -31,7 +32,7 @@ export async function startProxy(options: Record<string, unknown> = {}, override
     'allow-upstream': TEST_ALLOW_UPSTREAM,
     ...options,
   });
-  const app = createApp(config, overrides);
+  const app = createApp(config, { renderWorker: tsxRenderWorker, ...overrides });
   const address = await app.listen();
   return { url: `http://127.0.0.1:${address.port}`, port: address.port, app, close: () => app.close() };
 }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createRenderer, OFFLOAD_CHARS, type RenderInput } from '../../src/routes/render-playlist.js';
 import { createRenderPool } from '../../src/routes/render-pool.js';
+import { tsxRenderWorker } from '../support/render-worker.js';
 import { decodeTarget } from '../../src/url-codec.js';
 
 describe('render-playlist: rewriting for a public base, memoised per version and base', () => {
@@ -38,7 +39,7 @@ describe('render-playlist: rewriting for a public base, memoised per version and
   });
 
   it('a big playlist is rewritten on the worker thread, byte-identical to the main-thread result', async () => {
-    const pool = createRenderPool({ extOptions: { manifestExtension: 'm3u8', segmentExtension: undefined }, signKeys: [], signTtlSec: 0 });
+    const pool = createRenderPool({ extOptions: { manifestExtension: 'm3u8', segmentExtension: undefined }, signKeys: [], signTtlSec: 0 }, tsxRenderWorker);
     try {
       const lines = ['#EXTM3U', '#EXT-X-TARGETDURATION:4'];
       for (let i = 0; i < 20_000; i++) lines.push('#EXTINF:4,', `seg${i}.ts?tok=a~b%2F=`);
@@ -53,5 +54,16 @@ describe('render-playlist: rewriting for a public base, memoised per version and
     } finally {
       await pool.close();
     }
+  });
+
+  it('a worker that cannot start: the playlist is rewritten on the main thread, and the failure reported once', async () => {
+    const errors: unknown[] = [];
+    const broken = { run: () => Promise.reject(new Error('no worker')), close: async () => undefined };
+    const r = createRenderer({ manifestExtension: 'm3u8', segmentExtension: undefined }, { pool: broken, onPoolError: (e) => errors.push(e) });
+    const body = `#EXTM3U\n${'#EXTINF:4,\nseg.ts\n'.repeat(20_000)}`;
+    const first = await r.render(input(body, undefined, ''));
+    await r.render(input(body, undefined, ''));
+    expect(first.toString().split('\n')[2]!.startsWith('https://dash.example/hls-proxy/')).to.equal(true);
+    expect(errors).to.have.length(1);
   });
 });
