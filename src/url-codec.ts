@@ -249,15 +249,16 @@ function mayStartWithHttp(rest: string): boolean {
  * segments: the leftmost split whose remainder decodes to an http(s) URL wins. A prefix segment cannot be
  * mistaken for a token start unless it is base64 of "http…" itself.
  */
-export function splitPrefix(pathname: string): { prefix: string; tokenPath: string } | undefined {
+export function splitPrefix(pathname: string): { prefix: string; tokenPath: string; target: DecodedTarget } | undefined {
   const q = pathname.search(/[?#]/);
   const path = q === -1 ? pathname : pathname.slice(0, q);
   for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
     const rest = path.slice(i + 1);
     if (rest === '' || !mayStartWithHttp(rest)) continue;
     try {
-      decodeTarget(rest, { maxTokenLength: Number.POSITIVE_INFINITY });
-      return { prefix: path.slice(0, i), tokenPath: rest };
+      // The decoded target is returned too: the router would otherwise decode the token a second time.
+      const target = decodeTarget(rest, { maxTokenLength: Number.POSITIVE_INFINITY });
+      return { prefix: path.slice(0, i), tokenPath: rest, target };
     } catch {
       // not here; try the next '/'
     }

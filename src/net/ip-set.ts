@@ -70,12 +70,20 @@ export function createIpSet(entries: readonly string[]): IpSet {
     list.addSubnet(addr, bits, family);
   }
   const source = Object.freeze([...entries]);
+  // BlockList.check builds a SocketAddress per call, and the same few peers (the front servers) are checked
+  // several times per request: answers are remembered, in a bounded map cleared when full.
+  const answers = new Map<string, boolean>();
   return Object.freeze({
     source,
     has(address: string): boolean {
+      const known = answers.get(address);
+      if (known !== undefined) return known;
       const a = normalizeIp(address);
       const family = ipFamily(a);
-      return family ? list.check(a, family) : false;
+      const answer = family ? list.check(a, family) : false;
+      if (answers.size >= 4096) answers.clear();
+      answers.set(address, answer);
+      return answer;
     },
   });
 }

@@ -37,6 +37,7 @@ export function createRenderer(
   const maxEntries = deps.maxEntries ?? 256;
   const maxBytes = deps.maxBytes ?? 64 * 1024 * 1024;
   const memo = new Map<string, Buffer>();
+  const inflight = new Map<string, Promise<Buffer>>();
   let memoBytes = 0;
   const rewriteDeps: RewriteDeps = {
     extOptions: { manifestExtension: config.manifestExtension, segmentExtension: config.segmentExtension },
@@ -83,9 +84,20 @@ export function createRenderer(
         memo.set(key, hit);
         return hit;
       }
-      const bytes = await rewrite(input);
-      remember(key, bytes);
-      return bytes;
+      // Viewers asking for a new version at once share one rewrite (a stampede of renders of a big live
+      // playlist after each refresh kept a core busy in the bench).
+      const pending = inflight.get(key);
+      if (pending) return pending;
+      const rendering = rewrite(input).then((bytes) => {
+        remember(key, bytes);
+        return bytes;
+      });
+      inflight.set(key, rendering);
+      try {
+        return await rendering;
+      } finally {
+        inflight.delete(key);
+      }
     },
   };
 }

@@ -1,4 +1,4 @@
-import { splitPrefix } from '../url-codec.js';
+import { splitPrefix, type DecodedTarget } from '../url-codec.js';
 
 /**
  * Where a request path goes. Pure: (path, configured prefix) → route.
@@ -13,7 +13,7 @@ export type NamedRoute = 'healthz' | 'readyz' | 'metrics' | 'player' | 'player-a
 
 export type RouteMatch =
   | { kind: 'named'; name: NamedRoute; prefix: string; rest: string }
-  | { kind: 'proxy'; prefix: string; tokenPath: string }
+  | { kind: 'proxy'; prefix: string; tokenPath: string; /** Already decoded while finding the prefix. */ target?: DecodedTarget }
   | { kind: 'none' };
 
 const NAMED: ReadonlyArray<[string, NamedRoute]> = [
@@ -48,7 +48,7 @@ export function matchRoute(pathname: string, configuredPrefix: string | undefine
   const asset = pathname.indexOf(`/${ASSET_DIR}`);
   if (asset !== -1) return named(pathname.slice(asset + 1), pathname.slice(0, asset))!;
   const split = splitPrefix(pathname);
-  if (split) return { kind: 'proxy', prefix: split.prefix, tokenPath: split.tokenPath };
+  if (split) return { kind: 'proxy', prefix: split.prefix, tokenPath: split.tokenPath, target: split.target };
   // Not a token we can place: let the codec reject it as malformed (400) rather than pretend it is absent.
   return pathname.length > 1 ? { kind: 'proxy', prefix: '', tokenPath: pathname.slice(1) } : { kind: 'none' };
 }

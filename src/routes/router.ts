@@ -100,7 +100,9 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       throw new ProxyError('NOT_FOUND');
     }
 
-    const target = decodeTarget(match.tokenPath, { maxTokenLength: config.limits.urlLength });
+    const maxTokenLength = config.limits.urlLength;
+    const target =
+      match.target && match.tokenPath.length <= maxTokenLength ? match.target : decodeTarget(match.tokenPath, { maxTokenLength });
     const base = publicBaseOf(req, match.prefix);
     const isPlaylist = target.ext === config.manifestExtension || target.ext === 'm3u8';
     try {

@@ -56,6 +56,16 @@ describe('render-playlist: rewriting for a public base, memoised per version and
     }
   });
 
+  it('viewers asking for a new version at once share one rewrite', async () => {
+    let runs = 0;
+    const slow = { run: (i: RenderInput) => (runs++, new Promise<Buffer>((r) => setTimeout(() => r(Buffer.from(i.body)), 20))), close: async () => undefined };
+    const r = createRenderer({ manifestExtension: 'm3u8', segmentExtension: undefined }, { pool: slow });
+    const body = `#EXTM3U\n${'#EXTINF:4,\nseg.ts\n'.repeat(20_000)}`;
+    const outs = await Promise.all(Array.from({ length: 10 }, () => r.render(input(body, undefined, 'shared-version'))));
+    expect(runs).to.equal(1);
+    expect(new Set(outs).size).to.equal(1);
+  });
+
   it('a worker that cannot start: the playlist is rewritten on the main thread, and the failure reported once', async () => {
     const errors: unknown[] = [];
     const broken = { run: () => Promise.reject(new Error('no worker')), close: async () => undefined };

@@ -69,7 +69,7 @@ describe('url-codec properties', () => {
     fc.assert(
       fc.property(prefix, target, (p, t) => {
         const token = encodeTarget(t, 'm3u8');
-        expect(splitPrefix(`${p}/${token}`)).to.deep.equal({ prefix: p, tokenPath: token });
+        expect(splitPrefix(`${p}/${token}`)).to.deep.include({ prefix: p, tokenPath: token });
       }),
       RUNS,
     );
