@@ -102,7 +102,12 @@ export async function serveStream(deps: StreamDeps, req: IncomingMessage, res: S
     }
   }
 
-  res.writeHead(up.status, { ...clientResponseHeaders(up.headers), 'x-content-type-options': 'nosniff' });
+  res.writeHead(up.status, {
+    ...clientResponseHeaders(up.headers),
+    'x-content-type-options': 'nosniff',
+    // nginx in front buffers playlists but must stream media as it arrives (nginx/hls-proxy-location.conf).
+    'x-accel-buffering': 'no',
+  });
   if (head || up.status === 304 || up.status === 204) {
     discard(up.body);
     res.end();

@@ -52,6 +52,7 @@ describe('http semantics: status, Range, validators, HEAD, OPTIONS', function ()
     expect(body.length).to.equal(1024);
     expect(String(res.headers['content-range'])).to.match(/^bytes 100-1123\/\d+$/);
     expect(res.headers['accept-ranges']).to.equal('bytes');
+    expect(res.headers['x-accel-buffering'], 'a front nginx streams media, buffers playlists').to.equal('no');
     expect(origin.log.at(-1)!.headers.range).to.equal('bytes=100-1123');
   });
 

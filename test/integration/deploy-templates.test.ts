@@ -103,7 +103,9 @@ describe('deployment templates (issue #6)', function () {
       expect(directive(loc, 'proxy_pass'), 'no URI part after the upstream').to.deep.equal(['http://hls_sidecar']);
       expect(directive(loc, 'proxy_http_version')).to.deep.equal(['1.1']);
       expect(loc.block?.find((d) => d.name === 'proxy_set_header' && d.args[0] === 'Connection')?.args[1]).to.equal('');
-      expect(directive(loc, 'proxy_buffering')).to.deep.equal(['off']);
+      // Playlists buffered; media streams because the proxy sends X-Accel-Buffering: no (segment.ts).
+      expect(directive(loc, 'proxy_buffering')).to.deep.equal(['on']);
+      expect(directive(loc, 'proxy_max_temp_file_size')).to.deep.equal(['0']);
       expect(directive(loc, 'proxy_request_buffering')).to.deep.equal(['off']);
       const upstreamLimitSec = Math.max(defaultOf('headers-timeout'), defaultOf('body-timeout'), defaultOf('playlist-timeout')) / 1000;
       expect(seconds(directive(loc, 'proxy_read_timeout')?.[0])).to.be.greaterThan(upstreamLimitSec);
