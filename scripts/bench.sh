@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# npm run bench — the performance comparison of issue #4 (not part of npm test).
+#
+# Builds hls-sidecar (dist/, so the proxy runs as it does in production), then runs bench/run.ts:
+# origin nginx, hls-sidecar (memory cache; Redis ×2 behind nginx), hlsd 3.6.6, autocannon as the load
+# generator. Results: bench/results/latest.md and latest.json, and the markdown on stdout.
+#
+# Knobs (environment):
+#   BENCH_QUICK=1            one run each, 3 s loads, 10 s viewers, 15 s leak check (validates the harness)
+#   BENCH_RUNS=3             measured runs per subject and scenario (medians reported)
+#   BENCH_SECONDS=5          seconds per load run;  BENCH_WARMUP_SECONDS=1
+#   BENCH_CONNECTIONS=50     playlist load connections;  BENCH_SEGMENT_CONNECTIONS=10
+#   BENCH_VIEWERS=200,1000   live viewer counts;  BENCH_VIEWER_SECONDS=30;  BENCH_VIEWER_RUNS=1
+#   BENCH_LEAK_SECONDS=60    leak-check duration;  BENCH_LIVE_TARGET=2 (live segment seconds)
+#   BENCH_SUBJECTS=direct,sidecar-mem,sidecar-redis,hlsd
+#   BENCH_RUNNER=dist|tsx    tsx runs src/cli.ts without building;  BENCH_NO_BUILD=1 skips the build
+#   BENCH_SIDECAR_ARGS="--log-level info"   extra hls-sidecar flags (default: --log-level warn, no access log)
+#   BENCH_RESULTS_DIR=bench/results;  BENCH_CORPUS=../shared/corpus/manifests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for c in nginx redis-server ffmpeg; do
+  command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || missing+=("$c")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "bench.sh: missing ${missing[*]} (Debian/Ubuntu: apt-get install nginx-light redis-server ffmpeg)" >&2
+  exit 1
+fi
+if [ ! -f node_modules/@warren-bank/hls-proxy/hls-proxy/bin/hlsd.js ] || [ ! -d node_modules/autocannon ]; then
+  echo "bench.sh: npm packages missing; run npm ci first" >&2
+  exit 1
+fi
+
+if [ "${BENCH_RUNNER:-dist}" = dist ] && [ "${BENCH_NO_BUILD:-}" != 1 ]; then
+  echo "bench.sh: building (npm run build)" >&2
+  if ! npm run --silent build >&2; then
+    # tsc still emits JavaScript when it reports type errors elsewhere in the tree; run.ts falls back to
+    # tsx when dist/src/cli.js is absent.
+    echo "bench.sh: npm run build reported errors; using whatever dist/ was emitted" >&2
+  fi
+fi
+
+exec node --import tsx bench/run.ts
