@@ -46,6 +46,7 @@ export const OPTIONS = {
   'redis-key-prefix': { type: 'string', default: 'hls-sidecar:', group: 'Cache', describe: 'prefix for every Redis key' },
   'redis-timeout': { type: 'number', default: 250, group: 'Cache', describe: 'ms a Redis command may take before the proxy goes straight upstream' },
   'cache-max-entries': { type: 'number', default: 2000, group: 'Cache', describe: 'playlists kept by the in-process cache' },
+  'cache-max-bytes': { type: 'number', default: 256 * MiB, group: 'Cache', describe: 'playlist text kept in process (the memory cache, or the local layer in front of Redis)' },
   'cache-live-ttl-max': { type: 'number', default: 6000, group: 'Cache', describe: 'ms upper bound of a live playlist freshness (half its target duration)' },
   'cache-live-ttl-min': { type: 'number', default: 200, group: 'Cache', describe: 'ms lower bound of a live playlist freshness' },
   'cache-master-ttl': { type: 'number', default: 10000, group: 'Cache', describe: 'ms a multivariant playlist stays fresh' },

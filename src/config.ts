@@ -26,6 +26,8 @@ export interface CacheConfig {
   redisKeyPrefix: string;
   redisTimeoutMs: number;
   maxEntries: number;
+  /** Upper bound on the summed length of the playlist bodies held in process. */
+  maxBytes: number;
   liveTtlMinMs: number;
   liveTtlMaxMs: number;
   masterTtlMs: number;
@@ -287,6 +289,7 @@ export function parseConfig(raw: Raw): Config {
       redisKeyPrefix: str(raw, 'redis-key-prefix') ?? 'hls-sidecar:',
       redisTimeoutMs: num(raw, 'redis-timeout', 1),
       maxEntries: num(raw, 'cache-max-entries', 0),
+      maxBytes: num(raw, 'cache-max-bytes', 0),
       liveTtlMinMs: num(raw, 'cache-live-ttl-min', 0),
       liveTtlMaxMs: num(raw, 'cache-live-ttl-max', 0),
       masterTtlMs: num(raw, 'cache-master-ttl', 0),

@@ -1,5 +1,5 @@
 import type { CacheConfig } from '../config.js';
-import { L1_MAX_BODY_CHARS, withL1 } from './l1-store.js';
+import { withL1 } from './l1-store.js';
 import { createMemoryStore } from './memory-store.js';
 import { createCacheCore } from './playlist-cache.js';
 import { createRedisStore } from './redis-store.js';
@@ -16,10 +16,10 @@ export function createPlaylistCache(cfg: CacheConfig, deps: CacheDeps): Playlist
   const stats: CacheStats = { hits: 0, misses: 0, coalesced: 0, fetches: 0, stale: 0, redisErrors: 0 };
   const store =
     cfg.redisUrl === undefined
-      ? createMemoryStore(cfg.maxEntries, clock)
+      ? createMemoryStore(cfg.maxEntries, clock, cfg.maxBytes)
       : withL1(createRedisStore(cfg, { logger: deps.logger, onError: () => void stats.redisErrors++ }), {
           maxEntries: cfg.maxEntries,
-          maxBodyChars: L1_MAX_BODY_CHARS,
+          maxBodyChars: cfg.maxBytes,
           clock,
         });
   return createCacheCore(store, cfg, { clock, stats });

@@ -27,8 +27,6 @@ export interface L1Options {
   clock: () => number;
 }
 
-/** Default body budget of the L1: enough for thousands of typical live playlists. */
-export const L1_MAX_BODY_CHARS = 64 * 1024 * 1024;
 
 export function withL1(inner: PlaylistStore, opts: L1Options): PlaylistStore {
   const { clock } = opts;

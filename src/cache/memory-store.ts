@@ -1,31 +1,44 @@
 import type { PlaylistStore, StoredRecord } from './store.js';
 
 /**
- * The embedded backend: an LRU of at most maxEntries records in this process. Expiry follows the injected
- * clock, like every other freshness decision, so tests can move time without sleeping.
+ * The embedded backend: an LRU of at most maxEntries records and maxBytes of playlist text in this process
+ * (a count alone would let 2000 big VOD playlists pin gigabytes). Expiry follows the injected clock, like
+ * every other freshness decision, so tests can move time without sleeping.
  */
-export function createMemoryStore(maxEntries: number, clock: () => number): PlaylistStore {
+export function createMemoryStore(maxEntries: number, clock: () => number, maxBytes = Number.POSITIVE_INFINITY): PlaylistStore {
   // Map iteration order is insertion order: re-inserting on read makes the first key the least recent.
   const records = new Map<string, { record: StoredRecord; keepUntil: number }>();
+  let bytes = 0;
+  const drop = (key: string): void => {
+    const slot = records.get(key);
+    if (!slot) return;
+    records.delete(key);
+    bytes -= slot.record.entry.body.length;
+  };
 
   return {
     async read(key) {
       const slot = records.get(key);
       if (!slot) return undefined;
+      if (clock() >= slot.keepUntil) {
+        drop(key);
+        return undefined;
+      }
       records.delete(key);
-      if (clock() >= slot.keepUntil) return undefined;
       records.set(key, slot);
       return slot.record;
     },
 
     async write(key, record, keepMs) {
-      records.delete(key);
-      if (maxEntries <= 0 || keepMs <= 0) return;
+      drop(key);
+      const size = record.entry.body.length;
+      if (maxEntries <= 0 || keepMs <= 0 || size > maxBytes) return;
       records.set(key, { record, keepUntil: clock() + keepMs });
-      while (records.size > maxEntries) {
+      bytes += size;
+      while (records.size > maxEntries || bytes > maxBytes) {
         const oldest = records.keys().next();
         if (oldest.done) break;
-        records.delete(oldest.value);
+        drop(oldest.value);
       }
     },
 
@@ -33,6 +46,7 @@ export function createMemoryStore(maxEntries: number, clock: () => number): Play
 
     async close() {
       records.clear();
+      bytes = 0;
     },
   };
 }

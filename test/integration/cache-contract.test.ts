@@ -19,7 +19,7 @@ const MULTIVARIANT = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nlow.m3u8\n';
 const VOD = `${LIVE}#EXT-X-ENDLIST\n`;
 
 const baseConfig: CacheConfig = {
-  redisUrl: undefined, redisKeyPrefix: 'contract:', redisTimeoutMs: 500, maxEntries: 1000,
+  redisUrl: undefined, redisKeyPrefix: 'contract:', redisTimeoutMs: 500, maxEntries: 1000, maxBytes: 64 * 1024 * 1024,
   liveTtlMinMs: 200, liveTtlMaxMs: 6000, masterTtlMs: 10_000, vodTtlMs: 600_000,
   errorTtlMs: 1000, staleIfErrorMs: 30_000, coalesceTimeoutMs: 3000,
 };
@@ -258,6 +258,16 @@ describe('playlist cache', () => {
       expect((await cache.get('a', up.fetcher)).result).to.equal('hit');
       expect((await cache.get('b', up.fetcher)).result).to.equal('miss');
       expect(cache.state()).to.equal('memory');
+    });
+
+    it('is bounded by maxBytes of playlist text too (least recently used goes first)', async () => {
+      const cache = await memory.make({ maxBytes: VOD.length * 2 + 1 });
+      const up = fakeUpstream([VOD]);
+      await cache.get('a', up.fetcher);
+      await cache.get('b', up.fetcher);
+      await cache.get('c', up.fetcher); // over the byte budget: evicts a
+      expect((await cache.get('b', up.fetcher)).result).to.equal('hit');
+      expect((await cache.get('a', up.fetcher)).result).to.equal('miss');
     });
   });
 

@@ -19,6 +19,7 @@ const config = (redisUrl: string, prefix: string): CacheConfig => ({
   redisKeyPrefix: prefix,
   redisTimeoutMs: 200,
   maxEntries: 1000,
+  maxBytes: 64 * 1024 * 1024,
   liveTtlMinMs: 200,
   liveTtlMaxMs: 6000,
   masterTtlMs: 10_000,

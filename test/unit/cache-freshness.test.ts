@@ -8,6 +8,7 @@ const cfg: CacheConfig = {
   redisKeyPrefix: 't:',
   redisTimeoutMs: 250,
   maxEntries: 100,
+  maxBytes: 1024 * 1024,
   liveTtlMinMs: 200,
   liveTtlMaxMs: 6000,
   masterTtlMs: 10_000,
