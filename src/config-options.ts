@@ -42,7 +42,7 @@ export const OPTIONS = {
   'max-url-length': { type: 'number', default: 8192, group: 'Limits', describe: 'bytes of request URL accepted (414 above)' },
   'max-header-size': { type: 'number', default: 16384, group: 'Limits', describe: 'bytes of request headers accepted (431 above)' },
 
-  redis: { type: 'string', group: 'Cache', describe: 'redis:// or rediss:// URL of the shared manifest cache (default: in-process cache)' },
+  redis: { type: 'string', group: 'Cache', describe: 'redis://, rediss://, redis+sentinel://host:port/master or redis[s]+cluster://host:port,host:port URL of the shared manifest cache (default: in-process cache)' },
   'redis-key-prefix': { type: 'string', default: 'hls-sidecar:', group: 'Cache', describe: 'prefix for every Redis key' },
   'redis-timeout': { type: 'number', default: 250, group: 'Cache', describe: 'ms a Redis command may take before the proxy goes straight upstream' },
   'cache-max-entries': { type: 'number', default: 2000, group: 'Cache', describe: 'playlists kept by the in-process cache' },

@@ -155,8 +155,8 @@ export function parseConfig(raw: Raw): Config {
     throw new ConfigError('http-proxy', 'expected http[s]://[user:pass@]host:port');
   }
   const redisUrl = str(raw, 'redis');
-  if (redisUrl && !/^(redis|rediss|redis\+sentinel):\/\//i.test(redisUrl)) {
-    throw new ConfigError('redis', 'expected a redis:// or rediss:// URL');
+  if (redisUrl && !/^(redis|rediss|redis\+sentinel|rediss?\+cluster):\/\//i.test(redisUrl)) {
+    throw new ConfigError('redis', 'expected a redis://, rediss://, redis+sentinel:// or redis[s]+cluster:// URL');
   }
 
   const logLevelValue = str(raw, 'log-level');
