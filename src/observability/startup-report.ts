@@ -76,7 +76,7 @@ export function startupReport(config: Config, facts: StartupFacts): StartupRepor
     // With an allow list the egress rules bound what can be fetched; without one, only client access control does.
     const open = sec.signKeys.length === 0 && !sec.aclIp && sec.aclPass.length === 0;
     warnings.push(
-      'no --allow-upstream rule: any upstream, private networks included, may be proxied; set --allow-upstream in production' +
+      'no --allow-upstream rule: every upstream but loopback, link-local and cloud metadata (private networks included) may be proxied; set --allow-upstream in production' +
         (open ? ' (and with no --sign-key, --acl-ip or --acl-pass, anyone who reaches this port can use it as a proxy)' : ''),
     );
   }
