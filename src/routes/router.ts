@@ -165,6 +165,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       const status = res.headersSent ? res.statusCode : 499;
       metrics.requests.inc({ route, status: String(status) });
       metrics.duration.observe({ route }, seconds);
+      if (status < 500 && !logger.isLevelEnabled('debug')) return;
       const line = { ...log, status, ms: Math.round(seconds * 1000), ...(res.writableFinished ? {} : { aborted: true }) };
       // Access lines at debug (-v 3): the front server keeps the access log, and an info line per request
       // cost about a quarter of the cached-playlist throughput here. Failures are always logged.
