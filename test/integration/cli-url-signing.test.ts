@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { getFixtures, type Fixtures } from '../support/hls-fixtures.js';
-import { startOrigin, type Origin } from '../support/origin.js';
-import { runCli, startProxy, type RunningProxy } from '../support/proxy.js';
+import { runCli } from '../support/proxy.js';
+import { useStage } from '../support/stage.js';
 
 /**
  * `hls-sidecar url <upstream> --base <public base> --sign-key K` (and `sign`) print entry URLs that a proxy
@@ -11,19 +10,7 @@ import { runCli, startProxy, type RunningProxy } from '../support/proxy.js';
 describe('cli: `url` and `sign` print URLs the proxy verifies', function () {
   this.timeout(60_000);
   const KEY = 'cli-signing-key-0123456789abcdef';
-  let fixtures: Fixtures;
-  let origin: Origin;
-  let proxy: RunningProxy;
-
-  before(async () => {
-    fixtures = await getFixtures();
-    origin = await startOrigin({ root: fixtures.root });
-    proxy = await startProxy({ 'sign-key': [KEY], 'require-signature': true });
-  });
-  after(async () => {
-    await proxy?.close();
-    await origin?.close();
-  });
+  const stage = useStage({ 'sign-key': [KEY], 'require-signature': true });
 
   async function cli(args: string[]): Promise<string> {
     const { code, stdout, stderr } = await runCli(args);
@@ -39,8 +26,8 @@ describe('cli: `url` and `sign` print URLs the proxy verifies', function () {
   ];
   for (const [name, args, status] of cases) {
     it(`${name}: ${status}`, async () => {
-      const upstream = `${origin.url}/${fixtures.paths.vodVariants[0]}`;
-      const base = `${proxy.url}/hls-proxy`;
+      const upstream = `${stage.origin.url}/${stage.fixtures.paths.vodVariants[0]}`;
+      const base = `${stage.proxy.url}/hls-proxy`;
       const printed = await cli(args(base, upstream));
       expect(printed.startsWith(`${base}/`)).to.equal(true);
       expect(printed).to.match(/\.m3u8$/);
@@ -58,7 +45,7 @@ describe('cli: `url` and `sign` print URLs the proxy verifies', function () {
   }
 
   it('a signed segment URL (not a playlist) keeps its own extension and is accepted', async () => {
-    const printed = await cli(['url', `${origin.url}/${fixtures.paths.vodFirstSegment}`, '--base', proxy.url, '--sign-key', KEY]);
+    const printed = await cli(['url', `${stage.origin.url}/${stage.fixtures.paths.vodFirstSegment}`, '--base', stage.proxy.url, '--sign-key', KEY]);
     expect(printed).to.match(/\.ts$/);
     const res = await fetch(printed);
     expect(res.status).to.equal(200);
@@ -67,7 +54,7 @@ describe('cli: `url` and `sign` print URLs the proxy verifies', function () {
   });
 
   it('`sign` without --sign-key exits 2', async () => {
-    const { code, stderr } = await runCli(['sign', `${origin.url}/x.m3u8`]);
+    const { code, stderr } = await runCli(['sign', `${stage.origin.url}/x.m3u8`]);
     expect(code).to.equal(2);
     expect(stderr).to.include('--sign-key');
   });

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { request } from 'undici';
-import { getFixtures, type Fixtures } from '../support/hls-fixtures.js';
-import { startOrigin, type Origin } from '../support/origin.js';
-import { startProxy, hlsdUrl, type RunningProxy } from '../support/proxy.js';
+import { hlsdUrl } from '../support/proxy.js';
+import { useStage } from '../support/stage.js';
 
 /**
  * HTTP semantics of proxied segments and playlists against a real local upstream (issue #2 §4, §5, §8):
@@ -10,78 +9,65 @@ import { startProxy, hlsdUrl, type RunningProxy } from '../support/proxy.js';
  */
 describe('http semantics: status, Range, validators, HEAD, OPTIONS', function () {
   this.timeout(60_000);
-  let fixtures: Fixtures;
-  let origin: Origin;
-  let proxy: RunningProxy;
-  const seg = () => `${origin.url}/${fixtures.paths.bigSegment}`;
-
-  before(async () => {
-    fixtures = await getFixtures();
-    origin = await startOrigin({ root: fixtures.root });
-    proxy = await startProxy();
-  });
-  after(async () => {
-    await proxy?.close();
-    await origin?.close();
-  });
-  beforeEach(() => origin.clearLog());
+  const stage = useStage();
+  const seg = () => `${stage.origin.url}/${stage.fixtures.paths.bigSegment}`;
 
   for (const status of [404, 403, 410, 429]) {
     it(`upstream ${status} on a segment stays ${status}`, async () => {
-      const res = await request(hlsdUrl(proxy.url, `${origin.url}/status/${status}`, 'ts'));
+      const res = await request(hlsdUrl(stage.proxy.url, `${stage.origin.url}/status/${status}`, 'ts'));
       await res.body.text();
       expect(res.statusCode).to.equal(status);
     });
     it(`upstream ${status} on a playlist stays ${status}, with a short fixed body`, async () => {
-      const res = await request(hlsdUrl(proxy.url, `${origin.url}/status/${status}`));
+      const res = await request(hlsdUrl(stage.proxy.url, `${stage.origin.url}/status/${status}`));
       expect(res.statusCode).to.equal(status);
       expect(await res.body.text()).to.equal('upstream error\n');
     });
   }
 
   it('upstream 500 becomes 502 (bad gateway)', async () => {
-    const res = await request(hlsdUrl(proxy.url, `${origin.url}/status/500`, 'ts'));
+    const res = await request(hlsdUrl(stage.proxy.url, `${stage.origin.url}/status/500`, 'ts'));
     await res.body.text();
     expect(res.statusCode).to.equal(502);
   });
 
   it('Range: 206 with only the range moved, Content-Range copied', async () => {
-    const res = await request(hlsdUrl(proxy.url, seg(), 'ts'), { headers: { range: 'bytes=100-1123' } });
+    const res = await request(hlsdUrl(stage.proxy.url, seg(), 'ts'), { headers: { range: 'bytes=100-1123' } });
     const body = Buffer.from(await res.body.arrayBuffer());
     expect(res.statusCode).to.equal(206);
     expect(body.length).to.equal(1024);
     expect(String(res.headers['content-range'])).to.match(/^bytes 100-1123\/\d+$/);
     expect(res.headers['accept-ranges']).to.equal('bytes');
     expect(res.headers['x-accel-buffering'], 'a front nginx streams media, buffers playlists').to.equal('no');
-    expect(origin.log.at(-1)!.headers.range).to.equal('bytes=100-1123');
+    expect(stage.origin.log.at(-1)!.headers.range).to.equal('bytes=100-1123');
   });
 
   it('unsatisfiable Range: 416 passes through', async () => {
-    const res = await request(hlsdUrl(proxy.url, seg(), 'ts'), { headers: { range: 'bytes=999999999-' } });
+    const res = await request(hlsdUrl(stage.proxy.url, seg(), 'ts'), { headers: { range: 'bytes=999999999-' } });
     await res.body.text();
     expect(res.statusCode).to.equal(416);
   });
 
   it('If-None-Match with the current ETag: 304 passes through', async () => {
-    const first = await request(hlsdUrl(proxy.url, seg(), 'ts'));
+    const first = await request(hlsdUrl(stage.proxy.url, seg(), 'ts'));
     await first.body.dump();
     const etag = String(first.headers.etag);
     expect(etag).to.not.equal('undefined');
-    const res = await request(hlsdUrl(proxy.url, seg(), 'ts'), { headers: { 'if-none-match': etag } });
+    const res = await request(hlsdUrl(stage.proxy.url, seg(), 'ts'), { headers: { 'if-none-match': etag } });
     await res.body.text();
     expect(res.statusCode).to.equal(304);
   });
 
   it('HEAD is sent upstream as HEAD: no body downloaded', async () => {
-    const res = await request(hlsdUrl(proxy.url, seg(), 'ts'), { method: 'HEAD' });
+    const res = await request(hlsdUrl(stage.proxy.url, seg(), 'ts'), { method: 'HEAD' });
     await res.body.text();
     expect(res.statusCode).to.equal(200);
     expect(Number(res.headers['content-length'])).to.be.greaterThan(1_000_000);
-    expect(origin.log.map((e) => e.method)).to.deep.equal(['HEAD']);
+    expect(stage.origin.log.map((e) => e.method)).to.deep.equal(['HEAD']);
   });
 
   it('OPTIONS preflight is answered locally, upstream never contacted', async () => {
-    const res = await request(hlsdUrl(proxy.url, seg(), 'ts'), {
+    const res = await request(hlsdUrl(stage.proxy.url, seg(), 'ts'), {
       method: 'OPTIONS',
       headers: { origin: 'https://dash.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'range' },
     });
@@ -89,21 +75,21 @@ describe('http semantics: status, Range, validators, HEAD, OPTIONS', function ()
     expect(res.statusCode).to.equal(204);
     expect(res.headers['access-control-allow-origin']).to.equal('*');
     expect(String(res.headers['access-control-allow-headers'])).to.match(/range/i);
-    expect(origin.log).to.have.length(0);
+    expect(stage.origin.log).to.have.length(0);
   });
 
   it('Set-Cookie from upstream never reaches the client; client cookies and Authorization never reach upstream', async () => {
-    const res = await request(hlsdUrl(proxy.url, `${origin.url}/set-cookie/${fixtures.paths.bigSegment}`, 'ts'), {
+    const res = await request(hlsdUrl(stage.proxy.url, `${stage.origin.url}/set-cookie/${stage.fixtures.paths.bigSegment}`, 'ts'), {
       headers: { cookie: 'session=secret', authorization: 'Bearer secret' },
     });
     await res.body.dump();
     expect(res.headers['set-cookie']).to.equal(undefined);
-    expect(origin.log.at(-1)!.headers.cookie).to.equal(undefined);
-    expect(origin.log.at(-1)!.headers.authorization).to.equal(undefined);
+    expect(stage.origin.log.at(-1)!.headers.cookie).to.equal(undefined);
+    expect(stage.origin.log.at(-1)!.headers.authorization).to.equal(undefined);
   });
 
   it('hop-by-hop headers from the client are not forwarded (RFC 9110 §7.6.1)', async () => {
-    const res = await request(hlsdUrl(proxy.url, `${origin.url}/echo-headers`, 'json'), {
+    const res = await request(hlsdUrl(stage.proxy.url, `${stage.origin.url}/echo-headers`, 'json'), {
       headers: { connection: 'keep-alive, x-secret', 'x-secret': 'no', te: 'trailers', 'proxy-authorization': 'Basic eA==' },
     });
     const seen = (await res.body.json()) as Record<string, string>;
@@ -113,7 +99,7 @@ describe('http semantics: status, Range, validators, HEAD, OPTIONS', function ()
   });
 
   it('a Range header on a playlist request still gets the whole rewritten playlist (ffmpeg sends bytes=0-)', async () => {
-    const res = await request(hlsdUrl(proxy.url, `${origin.url}/${fixtures.paths.vodMaster}`), { headers: { range: 'bytes=0-10' } });
+    const res = await request(hlsdUrl(stage.proxy.url, `${stage.origin.url}/${stage.fixtures.paths.vodMaster}`), { headers: { range: 'bytes=0-10' } });
     const text = await res.body.text();
     expect(res.statusCode).to.equal(200);
     expect(text.startsWith('#EXTM3U')).to.equal(true);
@@ -121,14 +107,14 @@ describe('http semantics: status, Range, validators, HEAD, OPTIONS', function ()
   });
 
   it('query params players add (_HLS_msn, _HLS_part, _HLS_skip, others) reach the upstream', async () => {
-    const res = await request(`${hlsdUrl(proxy.url, `${origin.url}/${fixtures.paths.vodMaster}?tok=a~b%2F=`)}?_HLS_msn=12&_HLS_part=3&_HLS_skip=YES&x=1`);
+    const res = await request(`${hlsdUrl(stage.proxy.url, `${stage.origin.url}/${stage.fixtures.paths.vodMaster}?tok=a~b%2F=`)}?_HLS_msn=12&_HLS_part=3&_HLS_skip=YES&x=1`);
     await res.body.text();
     expect(res.statusCode).to.equal(200);
-    expect(origin.log.at(-1)!.path).to.equal(`/${fixtures.paths.vodMaster}?tok=a~b%2F=&_HLS_msn=12&_HLS_part=3&_HLS_skip=YES&x=1`);
+    expect(stage.origin.log.at(-1)!.path).to.equal(`/${stage.fixtures.paths.vodMaster}?tok=a~b%2F=&_HLS_msn=12&_HLS_part=3&_HLS_skip=YES&x=1`);
   });
 
   it('garbage tokens are 400 with a fixed body that echoes nothing', async () => {
-    const res = await request(`${proxy.url}/hls-proxy/%3Cscript%3E.m3u8`);
+    const res = await request(`${stage.proxy.url}/hls-proxy/%3Cscript%3E.m3u8`);
     const text = await res.body.text();
     expect(res.statusCode).to.equal(400);
     expect(text).to.not.include('script');
@@ -136,7 +122,7 @@ describe('http semantics: status, Range, validators, HEAD, OPTIONS', function ()
 
   it('/healthz answers 200, under any prefix', async () => {
     for (const p of ['/healthz', '/hls-proxy/healthz']) {
-      const res = await request(`${proxy.url}${p}`);
+      const res = await request(`${stage.proxy.url}${p}`);
       expect(res.statusCode, p).to.equal(200);
       expect(await res.body.text()).to.equal('ok\n');
     }

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { getFixtures, type Fixtures } from '../support/hls-fixtures.js';
-import { startOrigin, type Origin } from '../support/origin.js';
 import { ffmpegPlay } from '../support/ffmpeg-client.js';
-import { startProxy, hlsdUrl, type RunningProxy } from '../support/proxy.js';
+import { hlsdUrl } from '../support/proxy.js';
+import { type Fixtures } from '../support/hls-fixtures.js';
+import { useStage } from '../support/stage.js';
 
 /**
  * Real players through the proxy (issue #2, tests): ffmpeg reads each ffmpeg-made stream via hlsd-style URLs
@@ -11,20 +11,7 @@ import { startProxy, hlsdUrl, type RunningProxy } from '../support/proxy.js';
  */
 describe('playback: ffmpeg plays ffmpeg-made HLS through the proxy', function () {
   this.timeout(120_000);
-  let fixtures: Fixtures;
-  let origin: Origin;
-  let proxy: RunningProxy;
-
-  before(async () => {
-    fixtures = await getFixtures();
-    origin = await startOrigin({ root: fixtures.root });
-    proxy = await startProxy();
-  });
-  after(async () => {
-    await proxy?.close();
-    await origin?.close();
-  });
-  beforeEach(() => origin.clearLog());
+  const stage = useStage();
 
   const cases: Array<[string, (f: Fixtures) => string, RegExp]> = [
     ['multivariant TS with an alternate audio rendition', (f) => f.paths.vodMaster, /\.ts(\?|$)/],
@@ -34,24 +21,24 @@ describe('playback: ffmpeg plays ffmpeg-made HLS through the proxy', function ()
   ];
   for (const [name, pathOf, mediaPattern] of cases) {
     it(`${name}: decodes, and the origin saw only the proxy`, async () => {
-      const entry = `${origin.url}/${pathOf(fixtures)}`;
-      const played = await ffmpegPlay(hlsdUrl(proxy.url, entry), { timeoutMs: 60_000 });
+      const entry = `${stage.origin.url}/${pathOf(stage.fixtures)}`;
+      const played = await ffmpegPlay(hlsdUrl(stage.proxy.url, entry), { timeoutMs: 60_000 });
       expect(played.ok, `${played.problems.join("; ")}\n${played.stderr}`).to.equal(true);
-      expect(origin.log.length).to.be.greaterThan(1);
-      const direct = origin.log.filter((e) => e.headers['user-agent'] !== 'hls-sidecar');
+      expect(stage.origin.log.length).to.be.greaterThan(1);
+      const direct = stage.origin.log.filter((e) => e.headers['user-agent'] !== 'hls-sidecar');
       expect(direct.map((e) => e.path), 'requests that bypassed the proxy').to.deep.equal([]);
-      expect(origin.log.some((e) => mediaPattern.test(e.path)), 'media requests reached the origin via the proxy').to.equal(true);
+      expect(stage.origin.log.some((e) => mediaPattern.test(e.path)), 'media requests reached the origin via the proxy').to.equal(true);
     });
   }
 
   it('the multivariant playlist comes back with every URI under the proxy', async () => {
-    const res = await fetch(hlsdUrl(proxy.url, `${origin.url}/${fixtures.paths.vodMaster}`));
+    const res = await fetch(hlsdUrl(stage.proxy.url, `${stage.origin.url}/${stage.fixtures.paths.vodMaster}`));
     expect(res.status).to.equal(200);
     expect(res.headers.get('content-type')).to.equal('application/vnd.apple.mpegurl');
     const text = await res.text();
     const uris = [...text.matchAll(/^(?!#)(\S+)$/gm)].map((m) => m[1]!).concat([...text.matchAll(/URI="([^"]+)"/g)].map((m) => m[1]!));
     expect(uris.length).to.be.greaterThan(2);
-    for (const u of uris) expect(u.startsWith(`${proxy.url}/`), u).to.equal(true);
-    expect(text).to.not.include(origin.url);
+    for (const u of uris) expect(u.startsWith(`${stage.proxy.url}/`), u).to.equal(true);
+    expect(text).to.not.include(stage.origin.url);
   });
 });
