@@ -34,37 +34,37 @@ export async function readLimited(
 ): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, callback) {
-      size += chunk.length;
-      if (size > limitBytes) {
-        callback(new ProxyError('PLAYLIST_TOO_LARGE', { detail: `more than ${limitBytes} bytes` }));
-        return;
-      }
-      chunks.push(chunk);
-      callback();
-    },
-  });
+  /** Keeps a chunk, or throws once the (decompressed) total passes the limit. */
+  const collect = (chunk: Buffer): void => {
+    size += chunk.length;
+    if (size > limitBytes) throw new ProxyError('PLAYLIST_TOO_LARGE', { detail: `more than ${limitBytes} bytes` });
+    chunks.push(chunk);
+  };
   let decode: Transform | undefined;
   try {
     decode = decompressor(contentEncoding);
   } catch (err) {
-    body.on("error", () => undefined); // destroying an undici body emits an abort error nobody waits for
+    body.on('error', () => undefined); // destroying an undici body emits an abort error nobody waits for
     body.destroy();
     throw err;
   }
-  const options = signal ? { signal } : {};
   if (decode) {
-    await pipeline(body, decode, sink, options);
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-  }
-  // Uncompressed (most playlists): a plain read loop. pipeline() builds an error object on every teardown,
-  // a few percent of a cache miss in the bench. Leaving the loop early destroys the body (undici then
-  // aborts the upstream request), and the caller's signal aborts the request itself.
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limitBytes) throw new ProxyError('PLAYLIST_TOO_LARGE', { detail: `more than ${limitBytes} bytes` });
-    chunks.push(chunk);
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, callback) {
+        try {
+          collect(chunk);
+          callback();
+        } catch (err) {
+          callback(err as Error);
+        }
+      },
+    });
+    await pipeline(body, decode, sink, signal ? { signal } : {});
+  } else {
+    // Uncompressed (most playlists): a plain read loop. pipeline() builds an error object on every teardown,
+    // a few percent of a cache miss in the bench. Leaving the loop early destroys the body (undici then
+    // aborts the upstream request), and the caller's signal aborts the request itself.
+    for await (const chunk of body as AsyncIterable<Buffer>) collect(chunk);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }

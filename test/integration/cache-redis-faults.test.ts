@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import type { CacheConfig } from '../../src/config.js';
+import { configFromOptions, type CacheConfig } from '../../src/config.js';
 import { createPlaylistCache } from '../../src/cache/create-cache.js';
 import type { CachedPlaylist, PlaylistCache } from '../../src/cache/types.js';
 import { freePort, startRedis, type RedisServer } from '../support/redis-server.js';
@@ -14,18 +14,14 @@ import { freePort, startRedis, type RedisServer } from '../support/redis-server.
 
 const LIVE = '#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:6,\ns1.ts\n';
 
+// The documented defaults, with short Redis and coalescing timeouts so faults show quickly.
 const config = (redisUrl: string, prefix: string): CacheConfig => ({
+  ...configFromOptions().cache,
   redisUrl,
   redisKeyPrefix: prefix,
   redisTimeoutMs: 200,
   maxEntries: 1000,
   maxBytes: 64 * 1024 * 1024,
-  liveTtlMinMs: 200,
-  liveTtlMaxMs: 6000,
-  masterTtlMs: 10_000,
-  vodTtlMs: 600_000,
-  errorTtlMs: 1000,
-  staleIfErrorMs: 30_000,
   coalesceTimeoutMs: 500,
 });
 

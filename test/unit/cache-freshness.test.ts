@@ -1,22 +1,10 @@
 import { expect } from 'chai';
-import type { CacheConfig } from '../../src/config.js';
+import { configFromOptions, type CacheConfig } from '../../src/config.js';
 import { ProxyError } from '../../src/errors.js';
 import { allowsStale, classifyPlaylist, errorEntry, errorFromEntry, keepMsFor, ttlFor } from '../../src/cache/freshness.js';
 
-const cfg: CacheConfig = {
-  redisUrl: undefined,
-  redisKeyPrefix: 't:',
-  redisTimeoutMs: 250,
-  maxEntries: 100,
-  maxBytes: 1024 * 1024,
-  liveTtlMinMs: 200,
-  liveTtlMaxMs: 6000,
-  masterTtlMs: 10_000,
-  vodTtlMs: 600_000,
-  errorTtlMs: 1000,
-  staleIfErrorMs: 30_000,
-  coalesceTimeoutMs: 3000,
-};
+// The documented defaults, with the few fields these tests pin.
+const cfg: CacheConfig = { ...configFromOptions().cache, redisKeyPrefix: 't:', maxEntries: 100, maxBytes: 1024 * 1024 };
 
 const media = (targetDuration: string, extra = ''): string =>
   `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:${targetDuration}\n#EXT-X-MEDIA-SEQUENCE:7\n${extra}#EXTINF:6.0,\nseg7.ts\n`;
