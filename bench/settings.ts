@@ -29,6 +29,7 @@ export interface BenchSettings {
   runner: 'dist' | 'tsx';
   /** Extra hls-sidecar flags (BENCH_SIDECAR_ARGS, split on spaces), e.g. `--log-level info`. */
   sidecarArgs: string[];
+  nodeArgs: string[];
   resultsDir: string;
 }
 
@@ -71,6 +72,7 @@ export function readSettings(rootDir: string): BenchSettings {
     subjects: subjects as SubjectName[],
     runner,
     sidecarArgs: (process.env.BENCH_SIDECAR_ARGS ?? '').split(/\s+/).filter(Boolean),
+    nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
     resultsDir: process.env.BENCH_RESULTS_DIR ?? `${rootDir}/bench/results`,
   };
 }

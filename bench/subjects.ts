@@ -41,6 +41,8 @@ export interface SubjectContext {
   runner: 'dist' | 'tsx';
   /** Extra flags for every hls-sidecar process. */
   sidecarArgs?: string[];
+  /** Extra Node.js flags for every hls-sidecar process (e.g. --cpu-prof for a flame graph). */
+  nodeArgs?: string[];
 }
 
 function extOf(p: string): string {
@@ -75,7 +77,7 @@ async function spawnSidecar(ctx: SubjectContext, extra: string[]): Promise<Sidec
   const user = ctx.sidecarArgs ?? [];
   // The per-request access log (info) is off unless asked for, as nginx's access_log is off on the origin.
   const logLevel = user.some((a) => a.startsWith('--log-level')) ? [] : ['--log-level', 'warn'];
-  const args = [`--inspect-port=127.0.0.1:${inspectPort}`, ...entry, '--port', String(port), '--bind', '127.0.0.1',
+  const args = [`--inspect-port=127.0.0.1:${inspectPort}`, ...(ctx.nodeArgs ?? []), ...entry, '--port', String(port), '--bind', '127.0.0.1',
     ...logLevel, '--allow-upstream', '127.0.0.1', ...extra, ...user];
   const proc = spawnManaged(process.execPath, args, { cwd: ctx.rootDir, captureLimit: 64 * 1024 });
   await started(proc, port, 'hls-sidecar');

@@ -20,6 +20,8 @@ export interface Metrics {
   prefetchServed: Counter<'result'>;
   /** The label value to use for an upstream host. */
   hostLabel(host: string): string;
+  /** One finished request: `requests` and `duration` through cached label children (see below). */
+  observeRequest(route: string, status: number, seconds: number): void;
 }
 
 export interface PrefetchGaugeSource {
@@ -91,16 +93,32 @@ export function createMetrics(cache: PlaylistCache, sources: MetricSources = {})
 
   const maxHosts = sources.maxHosts ?? 200;
   const hosts = new Set<string>();
+  const requests = new Counter({ name: 'hls_sidecar_requests_total', help: 'requests by route and status', labelNames: ['route', 'status'], registers: [registry] });
+  const duration = new Histogram({
+    name: 'hls_sidecar_request_duration_seconds',
+    help: 'time to response end by route',
+    labelNames: ['route'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  // Every request is counted: prom-client hashes a label object on each inc/observe, so the children for a
+  // (route, status) pair are looked up once and kept. Routes and statuses are few, so this stays small.
+  const perRequest = new Map<string, { count: () => void; time: (seconds: number) => void }>();
+  const childrenFor = (route: string, status: number) => {
+    const key = `${route} ${status}`;
+    let children = perRequest.get(key);
+    if (!children) {
+      const counter = requests.labels(route, String(status));
+      const histogram = duration.labels(route);
+      children = { count: () => counter.inc(), time: (seconds) => histogram.observe(seconds) };
+      perRequest.set(key, children);
+    }
+    return children;
+  };
   return {
     registry,
-    requests: new Counter({ name: 'hls_sidecar_requests_total', help: 'requests by route and status', labelNames: ['route', 'status'], registers: [registry] }),
-    duration: new Histogram({
-      name: 'hls_sidecar_request_duration_seconds',
-      help: 'time to response end by route',
-      labelNames: ['route'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
+    requests,
+    duration,
     upstreamRequests: new Counter({
       name: 'hls_sidecar_upstream_requests_total',
       help: 'requests sent upstream by host and type (playlist: fetched whole; media: streamed or prefetched)',
@@ -127,6 +145,11 @@ export function createMetrics(cache: PlaylistCache, sources: MetricSources = {})
       if (hosts.size >= maxHosts) return 'other';
       hosts.add(host);
       return host;
+    },
+    observeRequest(route, status, seconds) {
+      const children = childrenFor(route, status);
+      children.count();
+      children.time(seconds);
     },
   };
 }

@@ -46,11 +46,10 @@ function passThroughType(contentType: string): string {
 export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, res: ServerResponse): Promise<CacheResult> {
   const { config, upstream, cache, renderer } = deps;
   const key = playlistKey(req.upstreamUrl, req.target);
-  const headers = upstreamRequestHeaders({ config: config.upstreamHeaders, referer: req.target.referer, client: undefined });
-  const { entry, result, ageMs } = await cache.get(key, async (signal) => ({
-    ...(await upstream.fetchPlaylist(req.upstreamUrl, { headers, signal })),
-    fetchedAt: deps.clock(),
-  }));
+  const { entry, result, ageMs } = await cache.get(key, async (signal) => {
+    const headers = upstreamRequestHeaders({ config: config.upstreamHeaders, referer: req.target.referer, client: undefined });
+    return { ...(await upstream.fetchPlaylist(req.upstreamUrl, { headers, signal })), fetchedAt: deps.clock() };
+  });
 
   const isPlaylist = looksLikePlaylist(entry.contentType, entry.body.slice(0, 64));
   const buf = isPlaylist

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { PlaylistCache } from '../cache/types.js';
 import type { Config } from '../config.js';
 import { ProxyError } from '../errors.js';
@@ -8,17 +7,18 @@ import { PASSWORD_CHALLENGE, type AccessControl } from '../security/access.js';
 import type { HookRunner } from '../hooks.js';
 import { countBodyBytes } from '../observability/byte-counter.js';
 import { abbreviate, type Logger } from '../observability/logger.js';
+import { createRequestIds } from '../observability/request-id.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { Upstream } from '../upstream/client.js';
-import { decodeTarget, mergeQuery } from '../url-codec.js';
+import { mergeQuery } from '../url-codec.js';
 import { serveHealth, serveMetrics, serveReady } from './health.js';
 import { servePlaylist } from './manifest.js';
 import { servePlayerAsset, servePlayerPage, type PlayerAssets } from './player.js';
 import { servePrefetched } from './prefetched.js';
 import type { Renderer } from './render-playlist.js';
 import { answerPreflight, applyCors, sendError } from './respond.js';
-import { matchRoute } from './route-match.js';
+import { createRouteMatcher } from './route-match.js';
 import { serveStream } from './segment.js';
 
 /**
@@ -49,6 +49,31 @@ const METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Query parameters that belong to the proxy and never travel upstream. */
 const OWN_PARAMS = ['password'] as const;
 
+/** What a request's log line and metrics need, filled in as routing learns it. */
+interface RequestLog {
+  id: string;
+  route: string;
+  client?: string;
+  /** Kept raw: its host is worked out only for a line that is written or an error that is counted. */
+  upstreamUrl?: string;
+  cache?: string;
+  error?: string;
+}
+
+/**
+ * The fields of a log line. The path names the upstream (the token encodes its URL, query and all): only its
+ * ends are logged. Built only for lines that are written: most requests log nothing.
+ */
+function printable(req: IncomingMessage, log: RequestLog): Record<string, unknown> {
+  const { upstreamUrl, ...rest } = log;
+  return {
+    ...rest,
+    method: req.method,
+    path: abbreviate((req.url ?? '').split('?')[0] ?? '', 12),
+    ...(upstreamUrl !== undefined ? { upstreamHost: hostOf(upstreamUrl) } : {}),
+  };
+}
+
 const baseUrl = (b: PublicBase): string => `${b.proto}://${b.host}${b.prefix}`;
 
 function hostOf(url: string): string {
@@ -57,6 +82,8 @@ function hostOf(url: string): string {
 
 export function createHandler(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, logger, metrics } = deps;
+  const routeOf = createRouteMatcher({ prefix: config.prefix, maxTokenLength: config.limits.urlLength });
+  const nextRequestId = createRequestIds();
 
   /** The viewer's public base; which headers are believed is decided in forwarded.ts alone. */
   const publicBaseOf = (req: IncomingMessage, echoedPrefix: string): PublicBase =>
@@ -68,7 +95,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       config,
     });
 
-  async function route(req: IncomingMessage, res: ServerResponse, log: Record<string, unknown>): Promise<void> {
+  async function route(req: IncomingMessage, res: ServerResponse, log: RequestLog): Promise<void> {
     const method = req.method ?? '';
     if (!METHODS.has(method)) throw new ProxyError('METHOD_NOT_ALLOWED');
     const rawUrl = req.url ?? '/';
@@ -85,7 +112,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       return;
     }
 
-    const match = matchRoute(pathname, config.prefix);
+    const match = routeOf(pathname);
     if (match.kind === 'none') throw new ProxyError('NOT_FOUND');
     if (match.kind === 'named') {
       log.route = match.name;
@@ -100,9 +127,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       throw new ProxyError('NOT_FOUND');
     }
 
-    const maxTokenLength = config.limits.urlLength;
-    const target =
-      match.target && match.tokenPath.length <= maxTokenLength ? match.target : decodeTarget(match.tokenPath, { maxTokenLength });
+    const { target } = match;
     const base = publicBaseOf(req, match.prefix);
     const isPlaylist = target.ext === config.manifestExtension || target.ext === 'm3u8';
     try {
@@ -117,7 +142,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
     const requested = deps.hooks ? deps.hooks.rewrite(target.url) : target.url;
     if (requested === undefined) throw new ProxyError('BAD_TOKEN', { detail: 'refused by the rewrite hook' });
     const upstreamUrl = mergeQuery(requested, query, OWN_PARAMS);
-    log.upstreamHost = hostOf(upstreamUrl);
+    log.upstreamUrl = upstreamUrl;
     log.client = base.clientIp;
 
     if (isPlaylist) {
@@ -148,25 +173,20 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
   return (req, res) => {
     const started = process.hrtime.bigint();
     const trustedId = req.headers['x-request-id'];
-    const log: Record<string, unknown> = {
+    const log: RequestLog = {
       id: typeof trustedId === 'string' && /^[\w.-]{1,128}$/.test(trustedId) && config.trustProxy.has(req.socket.remoteAddress ?? '')
         ? trustedId
-        : randomUUID(),
-      method: req.method,
+        : nextRequestId(),
       route: 'unknown',
-      // The path names the upstream (the token encodes its URL, query and all): only its ends are logged.
-      path: abbreviate((req.url ?? '').split('?')[0] ?? '', 12),
     };
-    res.setHeader('x-request-id', String(log.id));
+    res.setHeader('x-request-id', log.id);
     // 'close' follows a finished response and an aborted one alike, so hang-ups are logged and counted too.
     res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = String(log.route);
       const status = res.headersSent ? res.statusCode : 499;
-      metrics.requests.inc({ route, status: String(status) });
-      metrics.duration.observe({ route }, seconds);
+      metrics.observeRequest(log.route, status, seconds);
       if (status < 500 && !logger.isLevelEnabled('debug')) return;
-      const line = { ...log, status, ms: Math.round(seconds * 1000), ...(res.writableFinished ? {} : { aborted: true }) };
+      const line = { ...printable(req, log), status, ms: Math.round(seconds * 1000), ...(res.writableFinished ? {} : { aborted: true }) };
       // Access lines at debug (-v 3): the front server keeps the access log, and an info line per request
       // cost about a quarter of the cached-playlist throughput here. Failures are always logged.
       if (status >= 500) logger.warn(line, 'request failed');
@@ -178,8 +198,8 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       log.error = http.code;
       if (http.status >= 500 && http.code !== 'CLIENT_GONE') {
         // Failures of the upstream request itself are counted where it is made (upstream-metrics.ts).
-        if (bodyPhase && typeof log.upstreamHost === 'string') metrics.upstreamErrors.inc({ host: metrics.hostLabel(log.upstreamHost), code: http.code });
-        if (http.code === 'INTERNAL') logger.error({ ...log, err }, 'internal error');
+        if (bodyPhase && log.upstreamUrl !== undefined) metrics.upstreamErrors.inc({ host: metrics.hostLabel(hostOf(log.upstreamUrl)), code: http.code });
+        if (http.code === 'INTERNAL') logger.error({ ...printable(req, log), err }, 'internal error');
       }
     });
   };

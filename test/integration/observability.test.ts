@@ -188,7 +188,9 @@ describe('observability: metrics, metrics port, request logs', function () {
       expect(first).to.include({ id: 'edge-abc.123', method: 'GET', route: 'playlist', status: 200, upstreamHost: '127.0.0.1', cache: 'miss', level: 20 });
       expect(first.ms).to.be.a('number');
       expect(second).to.include({ route: 'playlist', cache: 'hit' });
-      expect(second.id).to.match(/^[0-9a-f-]{36}$/);
+      // Made here: a per-process random prefix and a counter (src/observability/request-id.ts).
+      expect(second.id).to.match(/^[0-9a-f]{12}-[0-9a-z]+$/);
+      expect(third.id).to.match(/^[0-9a-f]{12}-[0-9a-z]+$/).and.not.equal(second.id);
       expect(third).to.include({ route: 'healthz', status: 200 });
       expect(third.id).to.not.equal('bad id with spaces');
     });
