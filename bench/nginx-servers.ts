@@ -63,6 +63,26 @@ export async function startOriginNginx(root: string): Promise<BenchOrigin> {
   };
 }
 
+/** nginx as a plain reverse proxy to the origin, with nginx's default proxy buffering (bench reference). */
+export async function startProxyNginx(originUrl: string): Promise<Nginx> {
+  const conf = benchNginxConf(`upstream origin {
+    server ${new URL(originUrl).host};
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:__PORT__ backlog=4096;
+    access_log off;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_max_temp_file_size 0;
+    }
+  }`);
+  return startNginx({ conf });
+}
+
 /**
  * The front nginx for the Redis replicas, built from the shipped templates (nginx/upstream.conf and
  * nginx/hls-proxy-location.conf) so the bench measures the recommended deployment: only the `server` lines

@@ -49,6 +49,38 @@ function loadTable(r: BenchResults, present: SubjectName[]): string {
     'For CPU a ratio above 1 means the sidecar spends more.';
 }
 
+/** direct vs nginx proxy_pass (alternating among themselves), with the sidecar's figure from the main table. */
+function referenceTable(r: BenchResults): string {
+  const ref = r.reference ?? {};
+  const rows: string[][] = [];
+  for (const sc of r.scenarios) {
+    const by = ref[sc.id];
+    if (!by?.direct || !by['nginx-proxy']) continue;
+    const mem = r.loadMedian[sc.id]?.['sidecar-mem'];
+    const metrics: Array<[string, (m: LoadMedian) => number, number]> = [
+      sc.id === 'segment' ? ['MB/s', (m) => m.mbps, 1] : ['rps', (m) => m.rps, 0],
+      ['CPU µs/req', (m) => m.cpuUsPerReq, 0],
+    ];
+    for (const [label, pick, digits] of metrics) {
+      const d = pick(by.direct);
+      const p = pick(by['nginx-proxy']);
+      const s = mem ? pick(mem) : NaN;
+      rows.push([`${sc.title} (${sc.connections} conns)`, label, f(d, digits), f(p, digits), x(ratio(p, d)), f(s, digits), x(ratio(s, p))]);
+    }
+  }
+  if (!rows.length) return '';
+  return [
+    '## Reference: nginx as a plain reverse proxy',
+    '',
+    'nginx (1 worker, like the origin) proxying to the origin with keep-alive upstream connections and its default buffering; no ' +
+      'rewriting, no cache. It pays what every proxy pays (a second connection, the bytes copied through user space), so ' +
+      'proxy÷direct is about as close to direct as a proxy gets on this machine. sidecar-mem is the figure from the table above.',
+    '',
+    table(['scenario', 'metric', 'direct', 'nginx-proxy', 'proxy÷direct', 'sidecar-mem', 'mem÷proxy'], rows),
+    '',
+  ].join('\n');
+}
+
 function bigTable(r: BenchResults, present: SubjectName[]): string {
   const rows = present.map((s) => {
     const runs = r.bigPlaylist[s] ?? [];
@@ -127,6 +159,7 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     loadTable(r, present),
     '',
+    referenceTable(r),
     '## 100k-segment VOD playlist while 10-segment playlists are served',
     '',
     bigTable(r, present),

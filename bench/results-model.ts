@@ -45,6 +45,8 @@ export interface BenchResults {
   scenarios: LoadScenario[];
   load: ScenarioRuns;
   loadMedian: Record<string, Partial<Record<SubjectName, LoadMedian>>>;
+  /** direct vs nginx-proxy (the reference), alternating, on the segment and uncached-playlist scenarios. */
+  reference?: Record<string, Partial<Record<SubjectName, LoadMedian>>>;
   bigPlaylist: Partial<Record<SubjectName, BigPlaylistRun[]>>;
   range: Partial<Record<SubjectName, RangeResult>>;
   /** RSS of each proxy process after parts 1–3 (before the fresh processes of parts 4–5). */

@@ -18,7 +18,7 @@ import { machineInfo, readSettings, type BenchSettings } from './settings.js';
 import { rssMB } from './stats.js';
 import { startSubject, type Subject, type SubjectContext } from './subjects.js';
 import { evaluateTargets } from './targets.js';
-import { primeUrl, runLoadScenarios, type LoadScenario } from './throughput.js';
+import { primeUrl, runLoadScenarios, type LoadScenario, type ScenarioRuns } from './throughput.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -69,6 +69,24 @@ async function startAll(names: readonly BenchSettings['subjects'][number][], ctx
 }
 
 /**
+ * The yardstick: nginx as a plain reverse proxy, alternating with direct, on the scenarios where any proxy
+ * pays for moving bytes through user space (the segment) and for an upstream round trip (the uncached
+ * playlist). Its ratio to direct says how far from direct a proxy can get on this machine at all.
+ */
+async function referencePhase(scenarios: readonly LoadScenario[], subjects: readonly Subject[], ctx: SubjectContext, settings: BenchSettings): Promise<ScenarioRuns> {
+  const direct = subjects.find((s) => s.name === 'direct');
+  if (!settings.reference || !direct) return {};
+  log('bench: reference (nginx proxy_pass)');
+  const proxy = await startSubject('nginx-proxy', ctx);
+  try {
+    const picked = scenarios.filter((sc) => sc.id === 'segment' || sc.id === 'miss');
+    return await runLoadScenarios(picked, [direct, proxy], settings, log);
+  } finally {
+    await proxy.close();
+  }
+}
+
+/**
  * Fresh proxy processes for the viewer and leak phases: the RSS target is about serving 1000 viewers, and a
  * V8 heap grown by the 100k-segment phase would not shrink back in time to show it.
  */
@@ -110,6 +128,7 @@ async function main(): Promise<void> {
     const scenarios = scenariosFor(content, settings);
     log('bench: playlists and segments');
     const load = await runLoadScenarios(scenarios, subjects, settings, log);
+    const reference = await referencePhase(scenarios, subjects, ctx, settings);
     log('bench: 100k-segment playlist under small-playlist load');
     const bigPlaylist = await bigPlaylistPhase(subjects, settings, log);
     log('bench: Range');
@@ -132,7 +151,7 @@ async function main(): Promise<void> {
         settings, machine, gitRev: gitRev(), subjects: subjects.map((s) => ({ name: s.name, label: s.label })), notes,
       },
       content: { sizes: content.sizes, corpus: content.corpus },
-      scenarios, load, loadMedian: loadMedians(load), bigPlaylist, range, rssAfterLoadMB, viewers, leak, targets: [],
+      scenarios, load, loadMedian: loadMedians(load), reference: loadMedians(reference), bigPlaylist, range, rssAfterLoadMB, viewers, leak, targets: [],
     };
     results.targets = evaluateTargets(results);
     const markdown = renderMarkdown(results);

@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 
-export type SubjectName = 'direct' | 'sidecar-mem' | 'sidecar-redis' | 'hlsd';
+export type SubjectName = 'direct' | 'sidecar-mem' | 'sidecar-redis' | 'hlsd' | 'nginx-proxy';
 export const ALL_SUBJECTS: readonly SubjectName[] = ['direct', 'sidecar-mem', 'sidecar-redis', 'hlsd'];
 
 export interface BenchSettings {
@@ -30,6 +30,9 @@ export interface BenchSettings {
   /** Extra hls-sidecar flags (BENCH_SIDECAR_ARGS, split on spaces), e.g. `--log-level info`. */
   sidecarArgs: string[];
   nodeArgs: string[];
+  /** Measure nginx as a plain reverse proxy next to direct (BENCH_REFERENCE=0 skips it): the yardstick for
+   * what any proxy reaches on this machine. */
+  reference: boolean;
   resultsDir: string;
 }
 
@@ -73,6 +76,7 @@ export function readSettings(rootDir: string): BenchSettings {
     runner,
     sidecarArgs: (process.env.BENCH_SIDECAR_ARGS ?? '').split(/\s+/).filter(Boolean),
     nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+    reference: !/^(0|false|no)$/i.test(process.env.BENCH_REFERENCE ?? ''),
     resultsDir: process.env.BENCH_RESULTS_DIR ?? `${rootDir}/bench/results`,
   };
 }

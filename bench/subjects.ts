@@ -13,7 +13,7 @@ import { freePort, waitForPort } from '../test/support/ports.js';
 import { spawnManaged, type ManagedProcess } from '../test/support/processes.js';
 import { hlsdUrl } from '../test/support/proxy.js';
 import { startRedis, type RedisServer } from '../test/support/redis-server.js';
-import { startFrontNginx } from './nginx-servers.js';
+import { startFrontNginx, startProxyNginx } from './nginx-servers.js';
 import { memoryAfterGc, type AfterGc } from './gc-probe.js';
 import { childPids, findPids } from './stats.js';
 import type { SubjectName } from './settings.js';
@@ -171,11 +171,30 @@ export async function hlsdSubject(ctx: SubjectContext): Promise<Subject> {
   };
 }
 
+/**
+ * The yardstick, not a contender: nginx in front of the origin as a plain reverse proxy (proxy_pass with
+ * keep-alive upstream connections, no rewriting, no cache). It moves bytes through user space as every
+ * proxy must, so its ratio to direct is what a proxy can reach on this machine at all.
+ */
+export async function nginxProxySubject(ctx: SubjectContext): Promise<Subject> {
+  const nginx = await startProxyNginx(ctx.originUrl);
+  return {
+    name: 'nginx-proxy',
+    label: 'nginx as a plain reverse proxy to the origin (proxy_pass, keep-alive, 1 worker; no rewriting, no cache): a reference',
+    url: (p, query) => `${nginx.url}/${p}${query ? `?${query}` : ''}`,
+    pids: () => [],
+    cpuPids: () => childPids(nginx.process.pid),
+    memoryAfterGc: async () => [],
+    close: () => nginx.close(),
+  };
+}
+
 export async function startSubject(name: SubjectName, ctx: SubjectContext): Promise<Subject> {
   switch (name) {
     case 'direct': return directSubject(ctx);
     case 'sidecar-mem': return sidecarMemSubject(ctx);
     case 'sidecar-redis': return sidecarRedisSubject(ctx);
     case 'hlsd': return hlsdSubject(ctx);
+    case 'nginx-proxy': return nginxProxySubject(ctx);
   }
 }
