@@ -1,3 +1,4 @@
+import { lruCursor } from './lru-cursor.js';
 import type { PlaylistStore, StoredRecord } from './store.js';
 
 /**
@@ -32,6 +33,7 @@ export function withL1(inner: PlaylistStore, opts: L1Options): PlaylistStore {
   const { clock } = opts;
   // Map iteration order is insertion order: re-inserting on read makes the first key the least recent.
   const slots = new Map<string, StoredRecord>();
+  const oldest = lruCursor(slots);
   let chars = 0;
 
   const fresh = (record: StoredRecord | undefined): record is StoredRecord =>
@@ -57,9 +59,9 @@ export function withL1(inner: PlaylistStore, opts: L1Options): PlaylistStore {
     slots.set(key, { entry: record.entry });
     chars += size;
     while (slots.size > opts.maxEntries || chars > opts.maxBodyChars) {
-      const oldest = slots.keys().next();
-      if (oldest.done) break;
-      forget(oldest.value);
+      const key = oldest();
+      if (key === undefined) break;
+      forget(key);
     }
   }
 

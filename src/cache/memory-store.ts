@@ -1,3 +1,4 @@
+import { lruCursor } from './lru-cursor.js';
 import type { PlaylistStore, StoredRecord } from './store.js';
 
 /**
@@ -8,6 +9,7 @@ import type { PlaylistStore, StoredRecord } from './store.js';
 export function createMemoryStore(maxEntries: number, clock: () => number, maxBytes = Number.POSITIVE_INFINITY): PlaylistStore {
   // Map iteration order is insertion order: re-inserting on read makes the first key the least recent.
   const records = new Map<string, { record: StoredRecord; keepUntil: number }>();
+  const oldest = lruCursor(records);
   let bytes = 0;
   const drop = (key: string): void => {
     const slot = records.get(key);
@@ -36,9 +38,9 @@ export function createMemoryStore(maxEntries: number, clock: () => number, maxBy
       records.set(key, { record, keepUntil: clock() + keepMs });
       bytes += size;
       while (records.size > maxEntries || bytes > maxBytes) {
-        const oldest = records.keys().next();
-        if (oldest.done) break;
-        drop(oldest.value);
+        const key = oldest();
+        if (key === undefined) break;
+        drop(key);
       }
     },
 

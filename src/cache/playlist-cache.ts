@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CacheConfig } from '../config.js';
 import { classify, ProxyError } from '../errors.js';
+import { createFetchSignals } from './fetch-signals.js';
 import { allowsStale, errorEntry, errorFromEntry, keepMsFor, ttlFor } from './freshness.js';
 import { createSingleFlight } from './single-flight.js';
 import type { Claim, PlaylistStore, StoredRecord } from './store.js';
@@ -27,7 +28,8 @@ export function createCacheCore(
 ): PlaylistCache {
   const { clock, stats } = deps;
   const flights = createSingleFlight<Outcome>();
-  const fetches = new Set<AbortController>();
+  // Signals for the fetches, aborted by close(); shared in small batches (fetch-signals.ts says why).
+  const fetchSignals = createFetchSignals();
   const pollMs = Math.max(20, Math.min(250, Math.floor(cfg.coalesceTimeoutMs / 10)));
   let closed = false;
 
@@ -66,11 +68,10 @@ export function createCacheCore(
   }
 
   async function fetchAndStore(key: string, fetcher: PlaylistFetcher, prior: StoredRecord | undefined): Promise<Outcome> {
-    const controller = new AbortController();
-    fetches.add(controller);
+    const fetchSignal = fetchSignals.acquire();
     stats.fetches++;
     try {
-      const fetched = await fetcher(controller.signal);
+      const fetched = await fetcher(fetchSignal.signal);
       const now = clock();
       const entry = toEntry(fetched, now);
       if (entry.status >= 500 && withinStaleWindow(prior, now)) return await serveStale(key, prior, now);
@@ -85,7 +86,7 @@ export function createCacheCore(
       await store.write(key, { entry }, keepMsFor(entry, cfg));
       return { entry, result: 'miss', error };
     } finally {
-      fetches.delete(controller);
+      fetchSignal.release();
     }
   }
 
@@ -176,7 +177,7 @@ export function createCacheCore(
 
     async close() {
       closed = true;
-      for (const controller of fetches) controller.abort(new ProxyError('SHUTTING_DOWN'));
+      fetchSignals.abortAll(new ProxyError('SHUTTING_DOWN'));
       await store.close();
     },
   };

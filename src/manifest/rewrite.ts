@@ -11,7 +11,7 @@
  * relative URI is considered to be relative to the URI of the Playlist that contains it."
  */
 import { attributeValue, isSpace, scanAttributes } from './attributes.js';
-import { createResolver, hasHttpScheme, isHttpUrl, isPlainRelativePath, plainPrefix, schemeEnd } from './resolve.js';
+import { baseResolver, hasHttpScheme, isHttpUrl, isPlainRelativePath, schemeEnd } from './resolve.js';
 import { hasTagLine, tagLines } from './tag-lines.js';
 import { parseDefine, substituteVariables, type DefineSources } from './variables.js';
 
@@ -89,9 +89,9 @@ function childVariables(text: string, sources: DefineSources): Readonly<Record<s
 export function rewritePlaylist(text: string, ctx: RewriteContext): RewriteResult {
   if (typeof text !== 'string') return { text: '', uris: 0, unresolved: 0 };
   const baseUrl = String(ctx.baseUrl);
-  const resolve = createResolver(baseUrl);
+  const { resolve, prefix: basePrefix } = baseResolver(baseUrl);
   const baseIsHttp = isHttpUrl(baseUrl);
-  const prefix = baseIsHttp ? plainPrefix(baseUrl) : null;
+  const prefix = baseIsHttp ? basePrefix : null;
   const sources: DefineSources = { requestUrl: String(ctx.requestUrl ?? ctx.baseUrl), imports: ctx.imports };
   // Computed on the first 'playlist' URI only, so media playlists never pay for the extra scan.
   let vars: Readonly<Record<string, string>> | undefined | null = null;
