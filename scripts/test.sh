@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu machine with Node 20 (README quick start, .ci/run).
-# Installs what the tests need: npm packages, and redis-server, nginx, ffmpeg, chromium through apt-get when
+# Installs what the tests need: npm packages, and redis-server, nginx, ffmpeg, chromium, docker-compose (only
+# `docker-compose config`: no engine needed) through apt-get when
 # missing and running as root; otherwise stops naming what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_cmds=(redis-server nginx ffmpeg ffprobe chromium unshare ip openssl)
+need_cmds=(redis-server nginx ffmpeg ffprobe chromium unshare ip openssl docker-compose)
 pkg_for() {
   case "$1" in
     redis-server) echo redis-server ;;
@@ -15,6 +16,7 @@ pkg_for() {
     unshare) echo util-linux ;;
     ip) echo iproute2 ;;
     openssl) echo openssl ;;
+    docker-compose) echo docker-compose ;;
   esac
 }
 missing=()

@@ -1,3 +1,4 @@
+import { lruCursor } from '../cache/lru-cursor.js';
 import { decodeTarget, splitPrefix, type DecodedTarget } from '../url-codec.js';
 
 /**
@@ -66,6 +67,7 @@ export type ResolvedRoute =
 export function createRouteMatcher(opts: { prefix: string | undefined; maxTokenLength: number; maxEntries?: number }): (pathname: string) => ResolvedRoute {
   const maxEntries = opts.maxEntries ?? 1024;
   const memo = new Map<string, ResolvedRoute>();
+  const oldest = lruCursor(memo);
   return (pathname) => {
     const hit = memo.get(pathname);
     if (hit) return hit;
@@ -75,7 +77,7 @@ export function createRouteMatcher(opts: { prefix: string | undefined; maxTokenL
     const target =
       match.target && tokenPath.length <= opts.maxTokenLength ? match.target : decodeTarget(tokenPath, { maxTokenLength: opts.maxTokenLength });
     const resolved: ResolvedRoute = Object.freeze({ kind: 'proxy', prefix, tokenPath, target: Object.freeze(target) });
-    if (memo.size >= maxEntries) memo.delete(memo.keys().next().value as string);
+    if (memo.size >= maxEntries) memo.delete(oldest()!);
     memo.set(pathname, resolved);
     return resolved;
   };
