@@ -122,6 +122,35 @@ describe('deployment rehearsal (issue #6): templates and compose topology run fo
       for (const p of replicas) expect(p.output(), 'replica warnings').to.not.match(/"level":(40|50|60)/);
     });
 
+    it('a playlist larger than the template\'s proxy buffers (256 KB) arrives whole through nginx, as the replica serves it', async () => {
+      // hls-proxy-location.conf sizes proxy_buffers for a 900-segment playlist; anything bigger must still
+      // pass (through the same buffers, no temp file), not be cut at the buffer size.
+      const segments = 6000;
+      const body = ['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-TARGETDURATION:6', '#EXT-X-MEDIA-SEQUENCE:0',
+        ...Array.from({ length: segments }, (_, i) => `#EXTINF:6.000,\nsegment-${i}.ts?token=abc%2F${i}`), '#EXT-X-ENDLIST', ''].join('\n');
+      const undo = origin.override('/rehearsal/big.m3u8', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' });
+        res.end(body);
+      });
+      try {
+        const upstreamUrl = `${origin.url}/rehearsal/big.m3u8`;
+        const viaNginx = await request(hlsdUrl(`${nginx.url}/hls-proxy`, upstreamUrl));
+        const text = await viaNginx.body.text();
+        expect(viaNginx.statusCode).to.equal(200);
+        expect(Buffer.byteLength(text)).to.be.greaterThan(256 * 1024);
+        const uris = playlistUris(text);
+        expect(uris.length).to.equal(segments);
+        expect(text.endsWith('#EXT-X-ENDLIST\n')).to.equal(true);
+        // The same bytes as the replica answers directly, apart from the public base nginx forwards.
+        const direct = await request(hlsdUrl(replicas[0]!.url, upstreamUrl), {
+          headers: { 'x-forwarded-host': new URL(nginx.url).host, 'x-forwarded-prefix': '/hls-proxy', 'x-forwarded-proto': 'http' },
+        });
+        expect(await direct.body.text()).to.equal(text);
+      } finally {
+        undo();
+      }
+    });
+
     it('example-server.conf over TLS: every rewritten URL is https://<public host>/hls-proxy/..., HTTP redirects to HTTPS', async () => {
       const res = await request(hlsdUrl(`https://127.0.0.1:${tlsPort}/hls-proxy`, `${origin.url}/${fixtures.paths.vodMaster}`), {
         dispatcher: tls,

@@ -132,6 +132,10 @@ describe('deployment templates (issue #6)', function () {
       expect(directive(loc, 'proxy_pass')).to.deep.equal([`http://${variable}`]);
       // $http_host keeps the published port (8443) in rewritten playlists.
       expect(forwardedHeaders(loc)).to.deep.equal({ ...forwardedHeaders(location!), 'X-Forwarded-Host': '$http_host' });
+      // Buffering is kept in step with the snippet (playlists buffered whole, media streamed, no temp file).
+      for (const name of ['proxy_buffering', 'proxy_buffer_size', 'proxy_buffers', 'proxy_max_temp_file_size', 'proxy_request_buffering']) {
+        expect(directive(loc, name), name).to.deep.equal(directive(location!, name)).and.not.equal(undefined);
+      }
     });
   });
 
