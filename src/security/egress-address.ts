@@ -134,7 +134,9 @@ export function cidrContains(cidr: Cidr, ip: IpValue): boolean {
 export function normalizeHost(host: string): { host: string; ip: IpValue | undefined } | undefined {
   let url: URL;
   try {
-    url = new URL(`http://${host}/`);
+    // A rule's host arrives without brackets (`[2001:db8::1]:8443` is split before this); RFC 3986 §3.2.2
+    // needs them around an IPv6 literal in a URL.
+    url = new URL(`http://${isIP(host) === 6 ? `[${host}]` : host}/`);
   } catch {
     return undefined;
   }

@@ -1,7 +1,8 @@
 import { ConfigError, type Config } from '../config.js';
 import { PRESETS } from '../net/ip-set.js';
 import { parseTargetUrl } from '../upstream/target-url.js';
-import { cidrContains, normalizeHost, parseCidr, parseIp, toEgressRequest, type Cidr, type EgressRequest, type IpValue } from './egress-address.js';
+import { cidrContains, formatIp, normalizeHost, parseCidr, parseIp, toEgressRequest, type Cidr, type EgressRequest, type IpValue } from './egress-address.js';
+import { embeddedIpv4 } from './embedded-ipv4.js';
 
 /**
  * Which upstreams the proxy may fetch (issue #5 §1: "not an open proxy"). Rules come from --allow-upstream
@@ -18,6 +19,14 @@ import { cidrContains, normalizeHost, parseCidr, parseIp, toEgressRequest, type 
  * always refused unless an allow rule names them at least as narrowly as the built-in block (`127.0.0.1`,
  * `loopback`; metadata needs `169.254.169.254` or `metadata` itself): a broad `all` or `0.0.0.0/0` does not
  * open them, and neither does a host-name rule, whose DNS may answer anything.
+ *
+ * An IPv6 address that carries an IPv4 address for translation or tunnelling (NAT64 64:ff9b::/96, RFC 6052
+ * §2.1; local-use 64:ff9b:1::/48, RFC 8215; 6to4 2002::/16, RFC 3056 §2; Teredo 2001::/32, RFC 4380 §4 —
+ * see embedded-ipv4.ts) is judged as itself and as each IPv4 address inside, exactly as if that IPv4 address
+ * were the target. Both must pass. So `--allow-upstream 64:ff9b::/96` alone admits no address
+ * inside it: the IPv4 address must be admitted too (`203.0.113.0/24`, a name rule, or no allow rules), and
+ * the metadata or loopback address inside opens only to a rule naming it as an IPv4 address (`metadata`,
+ * `127.0.0.1`), never to the IPv6 prefix. A deny rule on either form refuses.
  *
  * Judging happens twice, with the same function: before the request on the URL (names, ports, schemes,
  * IP literals), and at connect time on every address DNS returned (see pinned-lookup.ts). Pure.
@@ -176,9 +185,8 @@ export function createEgressPolicy(security: Pick<Config['security'], 'allowUpst
   const allow = security.allowUpstream.map((r) => parseRule('allow-upstream', r));
   const denied = security.denyUpstream.map((r) => parseRule('deny-upstream', r));
 
-  function judge(req: EgressRequest, address?: string): EgressVerdict {
-    const ip = address === undefined ? req.ip : parseIp(address);
-    if (address !== undefined && !ip) return deny('resolver answer is not an IP address');
+  /** One address (or none yet: a name before DNS) against the deny rules, the reserved blocks, the allow rules. */
+  function judgeAddress(req: EgressRequest, ip: IpValue | undefined): EgressVerdict {
     for (const rule of denied) {
       if (matches(rule, req, ip) === true) return deny(`matches --deny-upstream ${rule.source}`);
     }
@@ -197,6 +205,19 @@ export function createEgressPolicy(security: Pick<Config['security'], 'allowUpst
       if (m === 'unknown') maybe = true;
     }
     return maybe ? { decision: 'resolve', reason: 'address rules decide' } : deny('no --allow-upstream rule matches');
+  }
+
+  function judge(req: EgressRequest, address?: string): EgressVerdict {
+    const ip = address === undefined ? req.ip : parseIp(address);
+    if (address !== undefined && !ip) return deny('resolver answer is not an IP address');
+    const verdict = judgeAddress(req, ip);
+    if (!ip || verdict.decision === 'deny') return verdict;
+    // The IPv4 address a translator or tunnel turns this IPv6 address into must pass on its own (module comment).
+    for (const inner of embeddedIpv4(ip)) {
+      const v = judgeAddress(req, inner.ip);
+      if (v.decision !== 'allow') return deny(`${inner.via} carries ${formatIp(inner.ip)}: ${v.reason}`);
+    }
+    return verdict;
   }
 
   function judgeUrl(url: string): EgressVerdict {

@@ -6,6 +6,7 @@ import { ProxyError } from '../../src/errors.js';
 import { createPlaylistCache } from '../../src/cache/create-cache.js';
 import type { CachedPlaylist, CacheGetResult, CacheResult, PlaylistCache } from '../../src/cache/types.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * One contract, two backends (issue #3): the in-process cache and the Redis-backed cache must behave the
@@ -26,12 +27,6 @@ const baseConfig: CacheConfig = {
 
 const silent = { warn: () => undefined, info: () => undefined };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !cond(); await sleep(10)) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-  }
-}
 
 /** A scripted upstream: each call answers with the next step (a body, or an error to throw). */
 function fakeUpstream(steps: Array<string | Error>, delayMs = 0) {

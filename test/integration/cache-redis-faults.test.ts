@@ -5,6 +5,7 @@ import { configFromOptions, type CacheConfig } from '../../src/config.js';
 import { createPlaylistCache } from '../../src/cache/create-cache.js';
 import type { CachedPlaylist, PlaylistCache } from '../../src/cache/types.js';
 import { freePort, startRedis, type RedisServer } from '../support/redis-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Redis is an accelerator, never a dependency (ARCHITECTURE.md "Failure stance"): when it dies, stalls or
@@ -26,12 +27,6 @@ const config = (redisUrl: string, prefix: string): CacheConfig => ({
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
-  for (const end = Date.now() + ms; !(await cond()); await sleep(20)) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-  }
-}
 
 function recordingLogger() {
   const lines: Array<{ level: 'warn' | 'info'; obj: object; msg: string }> = [];

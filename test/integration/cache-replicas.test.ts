@@ -7,6 +7,7 @@ import { getFixtures, type Fixtures } from '../support/hls-fixtures.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { hlsdUrl, startProxyProcess, type ProxyProcess } from '../support/proxy.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Issue #3 across real proxy PROCESSES (the CLI, as deployed) sharing one real redis-server: one upstream
@@ -35,12 +36,6 @@ async function get(url: string, dispatcher: Agent): Promise<Reply> {
     return { status: res.statusCode, body, cache: String(res.headers['x-hls-sidecar-cache'] ?? '') };
   } catch (err) {
     return { status: 0, body: String(err), cache: '' };
-  }
-}
-
-async function waitFor(what: string, cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !(await cond()); await sleep(25)) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
   }
 }
 

@@ -10,6 +10,7 @@ import { startLiveStream, playlistMediaSequence, type LiveStream } from '../supp
 import { startOrigin, type Origin } from '../support/origin.js';
 import { hlsdUrl, startProxy, type RunningProxy } from '../support/proxy.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Issue #3 end to end through the real proxy (in-process, so a fake clock can move time without
@@ -49,12 +50,6 @@ async function get(url: string, opts: { headers?: Record<string, string>; dispat
   const body = await res.body.text();
   const h = (n: string): string => String(res.headers[n] ?? '');
   return { status: res.statusCode, body, cache: h('x-hls-sidecar-cache'), age: h('age'), cacheControl: h('cache-control') };
-}
-
-async function waitFor(what: string, cond: () => Promise<boolean>, ms = 8000): Promise<void> {
-  for (const end = Date.now() + ms; !(await cond()); await sleep(25)) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-  }
 }
 
 describe('shared manifest cache through the real proxy (issue #3)', function () {

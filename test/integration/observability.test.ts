@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
 import { createLogger } from '../../src/observability/logger.js';
 import { getFixtures, type Fixtures } from '../support/hls-fixtures.js';
@@ -8,6 +7,7 @@ import { startOrigin, type Origin } from '../support/origin.js';
 import { freePort } from '../support/ports.js';
 import { hlsdUrl, startProxy, startProxyProcess, type RunningProxy } from '../support/proxy.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Issue #7 §3: Prometheus metrics, a separate metrics port, structured JSON request logs with a request id,
@@ -47,14 +47,6 @@ function logCapture(): { lines: Array<Record<string, unknown>>; raw: () => strin
 
 function parseLines(raw: string): Array<Record<string, unknown>> {
   return raw.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await delay(25);
-  }
 }
 
 describe('observability: metrics, metrics port, request logs', function () {
@@ -103,13 +95,13 @@ describe('observability: metrics, metrics port, request logs', function () {
       const before = sample(await metricsOf(proxy.url), 'hls_sidecar_bytes_streamed_total');
       const seg = await fetch(hlsdUrl(proxy.url, `${origin.url}/${fixtures.paths.vodFirstSegment}`, 'ts'));
       const size = (await seg.arrayBuffer()).byteLength;
-      await eventually(async () => sample(await metricsOf(proxy.url), 'hls_sidecar_bytes_streamed_total') === before + size);
+      await waitFor('bytes streamed to reach the body size', async () => sample(await metricsOf(proxy.url), 'hls_sidecar_bytes_streamed_total') === before + size);
 
       const mid = sample(await metricsOf(proxy.url), 'hls_sidecar_bytes_streamed_total');
       const res = await request(hlsdUrl(proxy.url, `${origin.url}/${fixtures.paths.bigFile}`, 'bin'));
       expect(Number(res.headers['content-length'])).to.equal(fixtures.bigFileSize);
       for await (const _chunk of res.body) break; // one chunk, then hang up
-      await eventually(async () => sample(await metricsOf(proxy.url), 'hls_sidecar_open_streams') === 0);
+      await waitFor('open streams to drop to 0', async () => sample(await metricsOf(proxy.url), 'hls_sidecar_open_streams') === 0);
       const sent = sample(await metricsOf(proxy.url), 'hls_sidecar_bytes_streamed_total') - mid;
       expect(sent).to.be.greaterThan(0);
       expect(sent).to.be.lessThan(fixtures.bigFileSize);
@@ -120,7 +112,7 @@ describe('observability: metrics, metrics port, request logs', function () {
       expect(res.statusCode).to.equal(200);
       expect(sample(await metricsOf(proxy.url), 'hls_sidecar_open_streams')).to.equal(1);
       res.body.destroy();
-      await eventually(async () => sample(await metricsOf(proxy.url), 'hls_sidecar_open_streams') === 0);
+      await waitFor('open streams to drop to 0', async () => sample(await metricsOf(proxy.url), 'hls_sidecar_open_streams') === 0);
     });
   });
 
@@ -134,7 +126,7 @@ describe('observability: metrics, metrics port, request logs', function () {
       expect(sample(m, 'hls_sidecar_cache_state')).to.equal(1);
       await redis.kill();
       redis = undefined;
-      await eventually(async () => {
+      await waitFor('the cache state metric to read degraded (2)', async () => {
         await (await fetch(hlsdUrl(proxy.url, `${origin.url}/${fixtures.paths.vodVariants[1]}`))).text();
         m = await metricsOf(proxy.url);
         return sample(m, 'hls_sidecar_cache_state') === 2;

@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { startLiveStream, type LiveStream } from '../support/live-stream.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { hlsdUrl, startProxy, type RunningProxy } from '../support/proxy.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * hlsd's --prefetch / --max-segments / --cache-timeout on a real live stream (ffmpeg -re, sliding window):
@@ -43,14 +44,6 @@ async function watch(playlistUrl: string, ms: number): Promise<Fetched[]> {
     await delay(300);
   }
   return got;
-}
-
-async function eventually(check: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await delay(50);
-  }
 }
 
 describe('prefetch: live segments fetched once, served from memory', function () {
@@ -103,7 +96,7 @@ describe('prefetch: live segments fetched once, served from memory', function ()
     try {
       const entry = hlsdUrl(proxy.url, `${origin.url}/${live.playlistPath}`);
       await watch(entry, 1500);
-      await eventually(() => proxy.app.prefetch!.stats().pending === 0);
+      await waitFor('prefetches to settle', () => proxy.app.prefetch!.stats().pending === 0, 15_000);
       const before = origin.log.length;
       const sequence = await live.mediaSequence();
       await live.waitForMediaSequenceAbove(sequence + 2);
@@ -161,8 +154,8 @@ describe('prefetch: live segments fetched once, served from memory', function ()
       expect(answers[0]).to.equal(502);
       expect(answers[1]).to.equal(504);
       expect(answers[2]).to.equal(200); // straight from upstream after the prefetch gave up, then cut off
-      await eventually(() => proxy.app.prefetch!.stats().entries === 0);
-      await eventually(() => origin.activeResponses() === 0);
+      await waitFor('the prefetch store to empty', () => proxy.app.prefetch!.stats().entries === 0, 15_000);
+      await waitFor('origin responses to end', () => origin.activeResponses() === 0, 15_000);
     } finally {
       undoPlaylist();
       undoStall();

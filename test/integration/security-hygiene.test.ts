@@ -5,6 +5,7 @@ import { request } from 'undici';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { startProxy, type RunningProxy } from '../support/proxy.js';
 import { makeSecurityRoot, rawRequest, tokenPath } from '../support/security-kit.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Request hygiene (issue #5 §4): malformed and hostile requests are refused before any upstream contact,
@@ -13,13 +14,6 @@ import { makeSecurityRoot, rawRequest, tokenPath } from '../support/security-kit
 
 const MiB = 1024 * 1024;
 const b64 = (s: string): string => Buffer.from(s, 'latin1').toString('base64');
-
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  for (let waited = 0; !cond(); waited += 20) {
-    if (waited > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Writes playlist-looking bytes forever (until the reader goes away), `chunk` at a time, every `everyMs`. */
 function endless(res: ServerResponse, chunk: string, everyMs: number): void {
@@ -171,7 +165,7 @@ describe('security: request hygiene and hostile upstream bodies', function () {
       const res = await request(`${p.url}${tokenPath(`${origin.url}/endless-fast.m3u8`)}`);
       expect(res.statusCode).to.equal(502);
       expect(await res.body.text()).to.equal('upstream playlist exceeds the size limit\n');
-      await until(() => origin.log[0]?.aborted === true, 'the upstream response to be aborted');
+      await waitFor('the upstream response to be aborted', () => origin.log[0]?.aborted === true);
     });
 
     it('a trickling never-ending playlist → 504 at --playlist-timeout, and the upstream read is aborted', async () => {
@@ -179,7 +173,7 @@ describe('security: request hygiene and hostile upstream bodies', function () {
       const res = await request(`${p.url}${tokenPath(`${origin.url}/endless-slow.m3u8`)}`);
       expect(res.statusCode).to.equal(504);
       await res.body.text();
-      await until(() => origin.log[0]?.aborted === true, 'the upstream response to be aborted');
+      await waitFor('the upstream response to be aborted', () => origin.log[0]?.aborted === true);
     });
 
     it('a gzip bomb (32 MiB of playlist in 32 KiB) → 502 once the DECOMPRESSED size passes the limit', async () => {

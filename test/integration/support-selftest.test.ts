@@ -15,6 +15,7 @@ import { startLiveStream } from '../support/live-stream.js';
 import { canUnshareNet, runInLoopbackNetns } from '../support/netns.js';
 import { nginxTestConf, startNginx } from '../support/nginx.js';
 import { startOrigin, type Origin } from '../support/origin.js';
+import { waitFor } from '../support/wait-for.js';
 
 interface Reply { status: number; headers: IncomingHttpHeaders; body: Buffer }
 
@@ -29,14 +30,6 @@ function get(base: string, rawPath: string, headers: Record<string, string> = {}
     });
     req.on('error', reject);
   });
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(20);
-  }
 }
 
 describe('test support helpers (self-test)', function () {
@@ -196,10 +189,10 @@ describe('test support helpers (self-test)', function () {
         res.on('error', () => undefined);
       });
       req.on('error', () => undefined);
-      await until(() => received === half, 'half the body');
+      await waitFor('half the body', () => received === half);
       expect(origin.activeResponses()).to.equal(1);
       req.destroy();
-      await until(() => origin.openSockets() === 0 && origin.activeResponses() === 0, 'socket close');
+      await waitFor('socket close', () => origin.openSockets() === 0 && origin.activeResponses() === 0);
       expect(origin.log[0]?.aborted).to.equal(true);
     });
 

@@ -226,6 +226,15 @@ describe('egress policy: rules', () => {
       expect(() => policy([rule])).to.throw(ConfigError, `--${option}`);
     });
   }
+  it('single IPv6 addresses, bracketed (with or without a port) or bare, are address rules', () => {
+    const p = policy(['[2001:db8::1]:8443', '2001:db8::2', '[::1]']);
+    expect(p.judgeUrl('http://[2001:db8::1]:8443/').decision).to.equal('allow');
+    expect(p.judgeUrl('http://[2001:db8::1]:8444/').decision).to.equal('deny');
+    expect(p.judgeUrl('http://[2001:db8::2]/').decision).to.equal('allow');
+    expect(p.judgeUrl('http://[::1]/').decision).to.equal('allow'); // a /128 rule opens the ::1 block
+    expect(p.judgeUrl('http://[2001:db8::3]/').decision).to.equal('deny');
+  });
+
   it('a bad deny rule names --deny-upstream', () => {
     expect(() => policy([], ['gopher:'])).to.throw(ConfigError, '--deny-upstream');
   });
