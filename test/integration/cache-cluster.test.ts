@@ -1,13 +1,8 @@
 import { expect } from 'chai';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { configFromOptions } from '../../src/config.js';
 import { clusterOptionsFor } from '../../src/cache/redis-connection.js';
 import { createPlaylistCache } from '../../src/cache/create-cache.js';
-import { freePort } from '../support/redis-server.js';
+import { startCluster, type RedisCluster } from '../support/redis-cluster.js';
 
 /**
  * `--redis redis+cluster://h1:p1,h2:p2` (issue #3 §1: "Sentinel/Cluster through ioredis options"): a real
@@ -15,51 +10,19 @@ import { freePort } from '../support/redis-server.js';
  * lock (SET NX + GET) stays on one node, and classic PUBLISH is broadcast to every node of the cluster.
  */
 
-const run = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const logger = { warn: () => undefined, info: () => undefined };
 
 describe('redis cache on a Redis Cluster', function () {
   this.timeout(20_000);
-  const nodes: ChildProcess[] = [];
-  const killAll = (): void => {
-    for (const node of nodes) node.kill('SIGKILL');
-  };
-  let dir: string;
+  let cluster: RedisCluster;
   let ports: number[] = [];
 
   before(async () => {
-    process.once('exit', killAll);
-    dir = mkdtempSync(join(tmpdir(), 'hls-sidecar-cluster-'));
-    ports = [await freePort(), await freePort(), await freePort()];
-    for (const p of ports) {
-      // Each node's cluster config file is its own and rewritten by the node, so it lives in the tmp dir.
-      const args = ['--port', String(p), '--bind', '127.0.0.1', '--cluster-enabled', 'yes'];
-      args.push('--cluster-config-file', join(dir, `nodes-${p}.conf`), '--save', '', '--appendonly', 'no', '--dir', dir);
-      nodes.push(spawn('redis-server', args, { stdio: 'ignore' }));
-    }
-    for (const p of ports) {
-      for (let i = 0; ; i++) {
-        const pong = await run('redis-cli', ['-p', String(p), 'ping']).then((r) => r.stdout.trim(), () => '');
-        if (pong === 'PONG') break;
-        if (i > 50) throw new Error(`cluster node ${p} did not start`);
-        await sleep(100);
-      }
-    }
-    const hosts = ports.map((p) => `127.0.0.1:${p}`);
-    await run('redis-cli', ['--cluster', 'create', ...hosts, '--cluster-replicas', '0', '--cluster-yes']);
-    for (let i = 0; ; i++) {
-      const info = await run('redis-cli', ['-p', String(ports[0]), 'cluster', 'info']).then((r) => r.stdout, () => '');
-      if (info.includes('cluster_state:ok')) break;
-      if (i > 100) throw new Error('cluster did not reach cluster_state:ok');
-      await sleep(100);
-    }
+    cluster = await startCluster({ masters: 3 });
+    ports = cluster.ports;
   });
-  after(() => {
-    killAll();
-    process.removeListener('exit', killAll);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(async () => cluster?.stop());
 
   const cases: Array<{ url: string; nodes?: Array<{ host: string; port: number }>; tls?: boolean; password?: string; bad?: true }> = [
     { url: 'redis+cluster://a:7000,b:7001', nodes: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }] },
@@ -88,7 +51,7 @@ describe('redis cache on a Redis Cluster', function () {
   });
 
   it('shares entries across instances and coalesces 50 concurrent gets into one fetch', async () => {
-    const cfg = configFromOptions({ redis: `redis+cluster://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}` }).cache;
+    const cfg = configFromOptions({ redis: cluster.url([ports[0]!, ports[1]!]) }).cache;
     const a = createPlaylistCache(cfg, { logger });
     const b = createPlaylistCache(cfg, { logger });
     try {
@@ -114,9 +77,7 @@ describe('redis cache on a Redis Cluster', function () {
         expect(results.every((r) => r.entry.body === '#EXTM3U\n#EXT-X-ENDLIST\n'), url).to.equal(true);
       }
       // The entries really live in the cluster, on more than one master (key hashes are deterministic).
-      const sizes = await Promise.all(
-        ports.map((p) => run('redis-cli', ['-p', String(p), 'dbsize']).then((r) => Number(r.stdout.trim()))),
-      );
+      const sizes = await Promise.all(ports.map(async (p) => Number(await cluster.call(p, 'dbsize'))));
       expect(sizes.filter((n) => n > 0).length).to.be.at.least(2);
     } finally {
       await Promise.all([a.close(), b.close()]);
