@@ -49,13 +49,14 @@ function loadTable(r: BenchResults, present: SubjectName[]): string {
     'For CPU a ratio above 1 means the sidecar spends more.';
 }
 
-/** direct vs nginx proxy_pass (alternating among themselves), with the sidecar's figure from the main table. */
+/** direct vs the reference proxies (alternating among themselves), with the sidecar's figure from the main table. */
 function referenceTable(r: BenchResults): string {
   const ref = r.reference ?? {};
+  const refs = (['nginx-proxy', 'node-pipe'] as const).filter((n) => r.scenarios.some((sc) => ref[sc.id]?.[n]));
   const rows: string[][] = [];
   for (const sc of r.scenarios) {
     const by = ref[sc.id];
-    if (!by?.direct || !by['nginx-proxy']) continue;
+    if (!by?.direct || !refs.some((n) => by[n])) continue;
     const mem = r.loadMedian[sc.id]?.['sidecar-mem'];
     const metrics: Array<[string, (m: LoadMedian) => number, number]> = [
       sc.id === 'segment' ? ['MB/s', (m) => m.mbps, 1] : ['rps', (m) => m.rps, 0],
@@ -63,20 +64,25 @@ function referenceTable(r: BenchResults): string {
     ];
     for (const [label, pick, digits] of metrics) {
       const d = pick(by.direct);
-      const p = pick(by['nginx-proxy']);
       const s = mem ? pick(mem) : NaN;
-      rows.push([`${sc.title} (${sc.connections} conns)`, label, f(d, digits), f(p, digits), x(ratio(p, d)), f(s, digits), x(ratio(s, p))]);
+      const cells = refs.flatMap((n) => {
+        const p = by[n] ? pick(by[n]) : NaN;
+        return [f(p, digits), x(ratio(p, d))];
+      });
+      rows.push([`${sc.title} (${sc.connections} conns)`, label, f(d, digits), ...cells, f(s, digits), x(ratio(s, d))]);
     }
   }
   if (!rows.length) return '';
   return [
-    '## Reference: nginx as a plain reverse proxy',
+    '## Reference: how close to direct a proxy gets here',
     '',
-    'nginx (1 worker, like the origin) proxying to the origin with keep-alive upstream connections and its default buffering; no ' +
-      'rewriting, no cache. It pays what every proxy pays (a second connection, the bytes copied through user space), so ' +
-      'proxy÷direct is about as close to direct as a proxy gets on this machine. sidecar-mem is the figure from the table above.',
+    'nginx-proxy: nginx (1 worker, like the origin) proxying to the origin with keep-alive upstream connections and its default ' +
+      'buffering; no rewriting, no cache. node-pipe: a bare Node.js proxy (undici to the origin, the body piped to the client; ' +
+      'bench/node-pipe-proxy.ts) with none of the sidecar\'s routing, checks, rewriting or cache. Both pay what every proxy pays ' +
+      '(a second connection, the bytes copied through user space): their ratios to direct are about as close as a proxy, and a ' +
+      'proxy in Node, gets on this machine. sidecar-mem is the figure from the table above.',
     '',
-    table(['scenario', 'metric', 'direct', 'nginx-proxy', 'proxy÷direct', 'sidecar-mem', 'mem÷proxy'], rows),
+    table(['scenario', 'metric', 'direct', ...refs.flatMap((n) => [n, `${n}÷direct`]), 'sidecar-mem', 'mem÷direct'], rows),
     '',
   ].join('\n');
 }

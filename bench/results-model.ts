@@ -45,7 +45,7 @@ export interface BenchResults {
   scenarios: LoadScenario[];
   load: ScenarioRuns;
   loadMedian: Record<string, Partial<Record<SubjectName, LoadMedian>>>;
-  /** direct vs nginx-proxy (the reference), alternating, on the segment and uncached-playlist scenarios. */
+  /** direct vs the references (nginx-proxy, node-pipe), alternating, on the segment and uncached-playlist scenarios. */
   reference?: Record<string, Partial<Record<SubjectName, LoadMedian>>>;
   bigPlaylist: Partial<Record<SubjectName, BigPlaylistRun[]>>;
   range: Partial<Record<SubjectName, RangeResult>>;

@@ -69,20 +69,22 @@ async function startAll(names: readonly BenchSettings['subjects'][number][], ctx
 }
 
 /**
- * The yardstick: nginx as a plain reverse proxy, alternating with direct, on the scenarios where any proxy
- * pays for moving bytes through user space (the segment) and for an upstream round trip (the uncached
- * playlist). Its ratio to direct says how far from direct a proxy can get on this machine at all.
+ * The yardsticks: nginx as a plain reverse proxy and a bare Node.js streaming proxy, alternating with direct,
+ * on the scenarios where any proxy pays for moving bytes through user space (the segment) and for an upstream
+ * round trip (the uncached playlist). Their ratios to direct say how far from direct a proxy can get on this
+ * machine at all, and how far one written in Node can.
  */
 async function referencePhase(scenarios: readonly LoadScenario[], subjects: readonly Subject[], ctx: SubjectContext, settings: BenchSettings): Promise<ScenarioRuns> {
   const direct = subjects.find((s) => s.name === 'direct');
   if (!settings.reference || !direct) return {};
-  log('bench: reference (nginx proxy_pass)');
-  const proxy = await startSubject('nginx-proxy', ctx);
+  log('bench: references (nginx proxy_pass, bare Node.js proxy)');
+  const refs: Subject[] = [];
   try {
+    for (const name of ['nginx-proxy', 'node-pipe'] as const) refs.push(await startSubject(name, ctx));
     const picked = scenarios.filter((sc) => sc.id === 'segment' || sc.id === 'miss');
-    return await runLoadScenarios(picked, [direct, proxy], settings, log);
+    return await runLoadScenarios(picked, [direct, ...refs], settings, log);
   } finally {
-    await proxy.close();
+    for (const r of refs) await r.close();
   }
 }
 

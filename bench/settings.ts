@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 
-export type SubjectName = 'direct' | 'sidecar-mem' | 'sidecar-redis' | 'hlsd' | 'nginx-proxy';
+export type SubjectName = 'direct' | 'sidecar-mem' | 'sidecar-redis' | 'hlsd' | 'nginx-proxy' | 'node-pipe';
 export const ALL_SUBJECTS: readonly SubjectName[] = ['direct', 'sidecar-mem', 'sidecar-redis', 'hlsd'];
 
 export interface BenchSettings {
@@ -30,8 +30,8 @@ export interface BenchSettings {
   /** Extra hls-sidecar flags (BENCH_SIDECAR_ARGS, split on spaces), e.g. `--log-level info`. */
   sidecarArgs: string[];
   nodeArgs: string[];
-  /** Measure nginx as a plain reverse proxy next to direct (BENCH_REFERENCE=0 skips it): the yardstick for
-   * what any proxy reaches on this machine. */
+  /** Measure nginx as a plain reverse proxy and a bare Node.js streaming proxy next to direct
+   * (BENCH_REFERENCE=0 skips them): the yardsticks for what any proxy, and any proxy in Node, reaches here. */
   reference: boolean;
   resultsDir: string;
 }

@@ -189,6 +189,23 @@ export async function nginxProxySubject(ctx: SubjectContext): Promise<Subject> {
   };
 }
 
+/** The other yardstick: a bare Node.js streaming proxy (node-pipe-proxy.ts), the ceiling for a proxy written in Node. */
+export async function nodePipeSubject(ctx: SubjectContext): Promise<Subject> {
+  const port = await freePort();
+  const proc = spawnManaged(process.execPath, ['--import', 'tsx', path.join(ctx.rootDir, 'bench/node-pipe-proxy.ts'), String(port), ctx.originUrl],
+    { cwd: ctx.rootDir, captureLimit: 64 * 1024 });
+  await started(proc, port, 'node-pipe');
+  return {
+    name: 'node-pipe',
+    label: 'a bare Node.js streaming proxy (undici + pipeline, keep-alive; no routing, checks, rewriting or cache): a reference',
+    url: (p, query) => `http://127.0.0.1:${port}/${p}${query ? `?${query}` : ''}`,
+    pids: () => [proc.pid],
+    cpuPids: () => [proc.pid],
+    memoryAfterGc: async () => [],
+    close: async () => void (await proc.stop({ graceMs: 2000 })),
+  };
+}
+
 export async function startSubject(name: SubjectName, ctx: SubjectContext): Promise<Subject> {
   switch (name) {
     case 'direct': return directSubject(ctx);
@@ -196,5 +213,6 @@ export async function startSubject(name: SubjectName, ctx: SubjectContext): Prom
     case 'sidecar-redis': return sidecarRedisSubject(ctx);
     case 'hlsd': return hlsdSubject(ctx);
     case 'nginx-proxy': return nginxProxySubject(ctx);
+    case 'node-pipe': return nodePipeSubject(ctx);
   }
 }

@@ -48,7 +48,9 @@ export function evaluateTargets(r: BenchResults): TargetRow[] {
     const seg = ratio(lm.segment?.[name]?.mbps, lm.segment?.direct?.mbps);
     const ref = r.reference?.segment;
     const refRatio = ratio(ref?.['nginx-proxy']?.mbps, ref?.direct?.mbps);
-    const yardstick = Number.isFinite(refRatio) ? `; nginx proxy_pass reaches ${fmt(refRatio)}×` : '';
+    const nodeRatio = ratio(ref?.['node-pipe']?.mbps, ref?.direct?.mbps);
+    const yardstick = (Number.isFinite(refRatio) ? `; nginx proxy_pass reaches ${fmt(refRatio)}×` : '') +
+      (Number.isFinite(nodeRatio) ? `, a bare Node.js proxy ${fmt(nodeRatio)}×` : '');
     rows.push({ target: `${short}: 1.5 MB segment ≥ 0.8× direct MB/s`, measured: `${fmt(seg)}× (${fmt(lm.segment?.[name]?.mbps ?? NaN, 0)} MB/s${yardstick})`, verdict: check(seg, (v) => v >= 0.8) });
 
     const range = r.range[name];
