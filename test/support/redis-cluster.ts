@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { freePort } from './redis-server.js';
 
@@ -53,25 +54,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const children = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-/** CRC16/XMODEM, the hash of Redis Cluster key distribution. */
-function crc16(data: Buffer): number {
-  let crc = 0;
-  for (const byte of data) {
-    crc ^= byte << 8;
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc;
-}
-
 /**
  * The slot of a key (Redis Cluster specification, "Keys distribution model" / "Hash tags"): CRC16 of the
  * key mod 16384, or of the part between the first `{` and the next `}` when that part is not empty.
+ * cluster-key-slot is the implementation ioredis itself routes commands with.
  */
 export function keySlot(key: string): number {
-  const open = key.indexOf('{');
-  const close = open >= 0 ? key.indexOf('}', open + 1) : -1;
-  const hashed = close > open + 1 ? key.slice(open + 1, close) : key;
-  return crc16(Buffer.from(hashed, 'utf8')) % SLOTS;
+  return calculateSlot(key);
 }
 
 /** The node serving `slot` in a topology (a slot-owning master that is not failing). */
