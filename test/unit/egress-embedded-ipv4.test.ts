@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { ProxyError } from '../../src/errors.js';
 import { formatIp, parseIp, toEgressRequest } from '../../src/security/egress-address.js';
 import { createEgressPolicy, type EgressDecision, type EgressPolicy } from '../../src/security/egress-policy.js';
@@ -190,6 +191,18 @@ describe('embedded IPv4: judged exactly as the IPv4 address itself would be', ()
       }
     });
   }
+  it('property: for any IPv4 address, every form and every policy above gives the IPv4 address\'s own verdict', () => {
+    const built = policies.map(([allow, deny]) => policy(allow, deny));
+    fc.assert(
+      fc.property(fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)), fc.nat(built.length - 1), fc.nat(forms.length - 1), (o, pi, fi) => {
+        const p = built[pi]!;
+        const expected = p.judgeUrl(`http://${o.join('.')}/`).decision;
+        const address = forms[fi]![1](o);
+        expect(verdicts(p, address), `${forms[fi]![0]} ${address}`).to.deep.equal({ literal: expected, resolved: expected });
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
 
 describe('embedded IPv4: both judging points (URL guard, pinned DNS lookup)', () => {
