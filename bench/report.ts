@@ -31,6 +31,7 @@ function loadTable(r: BenchResults, present: SubjectName[]): string {
   ];
   for (const sc of r.scenarios) {
     const by = r.loadMedian[sc.id] ?? {};
+    const first = rows.length;
     for (const [label, pick, digits, ratios] of metrics) {
       if (label === 'MB/s' && sc.id !== 'segment') continue;
       if (label === 'rps' && sc.id === 'segment') continue;
@@ -40,6 +41,14 @@ function loadTable(r: BenchResults, present: SubjectName[]): string {
       cells.push(rr('sidecar-mem', 'direct'), rr('sidecar-mem', 'hlsd'), rr('sidecar-redis', 'direct'), rr('sidecar-redis', 'hlsd'));
       rows.push(cells);
     }
+    // The spread of the runs behind the first median: ratios between subjects mean little where ranges overlap.
+    const spread = (m: LoadMedian | undefined): string => {
+      const [lo, hi] = sc.id === 'segment' ? m?.mbpsRange ?? [NaN, NaN] : m?.rpsRange ?? [NaN, NaN];
+      const d = sc.id === 'segment' ? 1 : 0;
+      return Number.isFinite(lo) ? `${f(lo, d)}–${f(hi, d)}` : '—';
+    };
+    rows.splice(first + 1, 0,
+      [`${sc.title} (${sc.connections} conns)`, `${sc.id === 'segment' ? 'MB/s' : 'rps'} lowest–highest run`, ...present.map((s) => spread(by[s])), '', '', '', '']);
     const failures = present.map((s) => by[s]?.failures ?? 0);
     if (failures.some((n) => n > 0)) rows.push([sc.title, 'failed requests', ...failures.map(String), '', '', '', '']);
   }

@@ -21,6 +21,9 @@ export interface LoadMedian {
   /** errors + timeouts + non-2xx over all runs. */
   failures: number;
   runs: number;
+  /** Lowest and highest run, so a reader sees how much the runs behind a median disagree. */
+  rpsRange: [number, number];
+  mbpsRange: [number, number];
 }
 
 export interface TargetRow {
@@ -56,6 +59,8 @@ export interface BenchResults {
   targets: TargetRow[];
 }
 
+const range = (values: number[]): [number, number] => (values.length ? [Math.min(...values), Math.max(...values)] : [NaN, NaN]);
+
 export function medianOf(runs: readonly LoadResult[]): LoadMedian {
   return {
     rps: median(runs.map((r) => r.rps)),
@@ -66,6 +71,8 @@ export function medianOf(runs: readonly LoadResult[]): LoadMedian {
     cpuCores: median(runs.map((r) => r.cpuCores ?? NaN)),
     failures: runs.reduce((a, r) => a + r.errors + r.timeouts + r.non2xx, 0),
     runs: runs.length,
+    rpsRange: range(runs.map((r) => r.rps)),
+    mbpsRange: range(runs.map((r) => r.bytesPerSec / 1e6)),
   };
 }
 

@@ -17,6 +17,8 @@
 #   BENCH_SIDECAR_ARGS="--log-level info"   extra hls-sidecar flags (default: --log-level warn, no access log)
 #   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   extra Node.js flags for hls-sidecar (profiling)
 #   BENCH_RESULTS_DIR=bench/results;  BENCH_CORPUS=../shared/corpus/manifests
+#
+# After a change to the report only: node --import tsx bench/render.ts re-renders latest.md from latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
