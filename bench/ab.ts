@@ -8,6 +8,7 @@
  *                              base     hls-sidecar built in AB_BASE_DIR, e.g. a `git worktree` of the
  *                                       commit before the change, with dist/ built and node_modules present
  *                              redis    2 replicas of this checkout with Redis, behind the shipped nginx templates
+ *                              base-redis  the same from AB_BASE_DIR (its templates too)
  *                              hlsd, direct, nginx-proxy, node-pipe   as in the full bench
  *                            a name may repeat with a digit suffix (cur2) for a second process of the same kind
  *   AB_MODE=segment          segment (1.5 MB, MB/s) | master | small | m900 (cached playlists, rps)
@@ -38,7 +39,7 @@ const rounds = Number(env.AB_ROUNDS ?? 4);
 const seconds = Number(env.AB_SECONDS ?? 4);
 const names = (env.AB_SUBJECTS ?? 'cur').split(',').map((s) => s.trim()).filter(Boolean);
 const KINDS: Record<string, SubjectName> = {
-  cur: 'sidecar-mem', base: 'sidecar-mem', redis: 'sidecar-redis', hlsd: 'hlsd', direct: 'direct', 'nginx-proxy': 'nginx-proxy', 'node-pipe': 'node-pipe',
+  cur: 'sidecar-mem', base: 'sidecar-mem', redis: 'sidecar-redis', 'base-redis': 'sidecar-redis', hlsd: 'hlsd', direct: 'direct', 'nginx-proxy': 'nginx-proxy', 'node-pipe': 'node-pipe',
 };
 const FORWARDED = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'media.example.com', 'x-forwarded-prefix': '/hls-proxy', 'x-forwarded-for': '10.1.2.3' };
 

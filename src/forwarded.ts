@@ -35,7 +35,14 @@ const TOKEN = /[!#$%&'*+.^_`|~0-9A-Za-z-]+/y;
 const BARE_VALUE = /[!#$%&'*+.^_`|~0-9A-Za-z:[\]-]+/y;
 const OWS = /[ \t]*/y;
 
-function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+/**
+ * Every request header the public base depends on. Reads go through `header()`, typed to these names, so a
+ * memo keyed on them (public-base-memo.ts) cannot miss an input.
+ */
+export const FORWARDING_HEADERS = ['host', 'forwarded', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-for'] as const;
+type ForwardingHeader = (typeof FORWARDING_HEADERS)[number];
+
+function header(headers: IncomingHttpHeaders, name: ForwardingHeader): string | undefined {
   const v = headers[name];
   if (v === undefined) return undefined;
   return Array.isArray(v) ? v.join(', ') : v;

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PlaylistCache } from '../cache/types.js';
 import type { Config } from '../config.js';
 import { ProxyError } from '../errors.js';
-import { resolvePublicBase, type PublicBase } from '../forwarded.js';
+import type { PublicBase } from '../forwarded.js';
+import { createPublicBaseResolver } from '../public-base-memo.js';
 import { PASSWORD_CHALLENGE, type AccessControl } from '../security/access.js';
 import type { HookRunner } from '../hooks.js';
 import { countBodyBytes } from '../observability/byte-counter.js';
@@ -86,13 +87,13 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
   const nextRequestId = createRequestIds();
 
   /** The viewer's public base; which headers are believed is decided in forwarded.ts alone. */
+  const resolveBase = createPublicBaseResolver(config);
   const publicBaseOf = (req: IncomingMessage, echoedPrefix: string): PublicBase =>
-    resolvePublicBase({
+    resolveBase({
       peer: req.socket.remoteAddress ?? '',
       headers: req.headers,
       encrypted: 'encrypted' in req.socket && !!req.socket.encrypted,
       echoedPrefix,
-      config,
     });
 
   async function route(req: IncomingMessage, res: ServerResponse, log: RequestLog): Promise<void> {
