@@ -126,14 +126,33 @@ describe('manifest property: resolveReference', () => {
   });
 
   it('agrees with WHATWG URL where both are byte-exact (simple path, query and fragment characters)', () => {
+    // Node 20's URL parser (ada) leaves `..` unapplied after a segment that starts with a dot and goes on
+    // with other characters: new URL('/x/.a/../', 'http://a/') keeps '/x/.a/../', where the WHATWG URL
+    // Standard's path state and RFC 3986 §5.2.4 both give '/x/'. Such paths are not a fair oracle; the
+    // RFC results for them are pinned in the next test.
+    const oddDotSegment = (r: string): boolean => /(^|\/)\.+[^./?#][^/?#]*/.test(r.split(/[?#]/)[0]!);
     const ref = fc.string({ unit: fc.constantFrom('a', 'b', '.', '/', '?', '#', ';', '=', '..', './', '../'), maxLength: 12 })
-      .filter((r) => !r.startsWith('//'));
+      .filter((r) => !r.startsWith('//') && !oddDotSegment(r));
     fc.assert(
       fc.property(ref, fc.constantFrom('http://a/b/c/d;p?q', 'https://h.example/x/', 'http://h.example/a/b.m3u8#f'), (r, base) => {
         expect(resolveReference(base, r)).to.equal(new URL(r, base).href);
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('RFC 3986 §5.2.4: "..", and only "..", removes the segment before it, whatever that segment looks like', () => {
+    // "If the input buffer begins with a prefix of "/../" or "/..", where ".." is a complete path segment,
+    // then replace that prefix with "/" in the input buffer and remove the last segment and its preceding
+    // "/" (if any) from the output buffer" — the shrunk counterexample that showed Node's parser disagreeing.
+    const cases: Array<[string, string]> = [
+      ['/a../.a../../', 'http://a/a../'],
+      ['/x/.a/../', 'http://a/x/'],
+      ['/x/.a../y/../', 'http://a/x/.a../'],
+      ['/x/.a..b/../', 'http://a/x/'],
+      ['.hidden/../seg.ts', 'http://a/b/c/seg.ts'],
+    ];
+    for (const [ref, expected] of cases) expect(resolveReference('http://a/b/c/d;p?q', ref), ref).to.equal(expected);
   });
 
   it('keeps the query and fragment of a relative reference byte for byte', () => {
