@@ -7,11 +7,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { renderMarkdown, writeResults } from './report.js';
 import { loadMedians, type BenchResults } from './results-model.js';
 import { evaluateTargets } from './targets.js';
 
-const dir = process.argv[2] ?? path.join(path.dirname(new URL(import.meta.url).pathname), 'results');
+const dir = process.argv[2] ?? fileURLToPath(new URL('results/', import.meta.url));
 const results = JSON.parse(await readFile(path.join(dir, 'latest.json'), 'utf8')) as BenchResults;
 results.loadMedian = loadMedians(results.load);
 results.targets = evaluateTargets(results);

@@ -42,7 +42,8 @@ const OWS = /[ \t]*/y;
 export const FORWARDING_HEADERS = ['host', 'forwarded', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-for'] as const;
 type ForwardingHeader = (typeof FORWARDING_HEADERS)[number];
 
-function header(headers: IncomingHttpHeaders, name: ForwardingHeader): string | undefined {
+/** One of those headers as a single string (a repeated header is joined as a list, RFC 9110 §5.3). */
+export function header(headers: IncomingHttpHeaders, name: ForwardingHeader): string | undefined {
   const v = headers[name];
   if (v === undefined) return undefined;
   return Array.isArray(v) ? v.join(', ') : v;

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { lruCursor } from './cache/lru-cursor.js';
 import type { Config } from './config.js';
-import { FORWARDING_HEADERS, resolvePublicBase, type PublicBase } from './forwarded.js';
+import { FORWARDING_HEADERS, header, resolvePublicBase, type PublicBase } from './forwarded.js';
 
 /**
  * resolvePublicBase, remembered per distinct input. Behind a front server nearly every request carries the
@@ -29,19 +30,20 @@ export function createPublicBaseResolver(
   maxEntries = 4096,
 ): (input: PublicBaseInput) => PublicBase {
   const memo = new Map<string, PublicBase>();
+  const oldest = lruCursor(memo);
   return (input) => {
     let key = `${input.peer}\n${input.encrypted ? 's' : ''}\n${input.echoedPrefix}`;
     for (const name of FORWARDING_HEADERS) {
-      const v = input.headers[name];
-      // '=' marks a present value, so an absent header and an empty one are different keys. Header values
-      // cannot contain '\n' (Node refuses them), so the separator cannot be forged.
-      key += v === undefined ? '\n' : `\n=${Array.isArray(v) ? v.join(', ') : v}`;
+      // Read as the resolver reads it. '=' marks a present value, so an absent header and an empty one are
+      // different keys. Header values cannot contain '\n' (Node refuses them), so the separator cannot be forged.
+      const v = header(input.headers, name);
+      key += v === undefined ? '\n' : `\n=${v}`;
     }
     const known = memo.get(key);
     if (known) return known;
     const base = Object.freeze(resolvePublicBase({ ...input, config }));
     if (key.length <= MAX_KEY) {
-      if (memo.size >= maxEntries) memo.delete(memo.keys().next().value!);
+      if (memo.size >= maxEntries) memo.delete(oldest()!);
       memo.set(key, base);
     }
     return base;
