@@ -14,6 +14,7 @@
  *   AB_MODE=segment          segment (1.5 MB, MB/s) | master | small | m900 (cached playlists, rps)
  *   AB_ROUNDS=4  AB_SECONDS=4  AB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   (for sidecars)
  *   AB_FORWARDED=1           send the X-Forwarded-* headers nginx would (playlist modes)
+ *   BENCH_FRONT_CACHE=off    redis subjects without the templates' playlist micro-cache in nginx
  *
  * Example: git worktree add ../base HEAD~1 && (cd ../base && npm ci && npm run build) &&
  *          npm run build && AB_BASE_DIR=../base AB_MODE=small npm run bench:ab
@@ -61,7 +62,7 @@ try {
       throw new Error('base: set AB_BASE_DIR to another checkout with dist/ built');
     }
     const rootDir = isBase ? path.resolve(env.AB_BASE_DIR!) : ROOT;
-    const ctx: SubjectContext = { rootDir, originUrl: origin.url, originPid: origin.nginx.process.pid, runner: 'dist', nodeArgs: env.AB_NODE_ARGS?.split(' ').filter(Boolean) ?? [] };
+    const ctx: SubjectContext = { rootDir, originUrl: origin.url, originPid: origin.nginx.process.pid, runner: 'dist', nodeArgs: env.AB_NODE_ARGS?.split(' ').filter(Boolean) ?? [], frontCache: !/^(0|off|false|no)$/i.test(env.BENCH_FRONT_CACHE ?? '') };
     subjects.set(name, await startSubject(kind, ctx));
   }
   const measure = async (name: string, secs: number): Promise<{ value: number; cpuUs: number }> => {

@@ -90,14 +90,21 @@ export async function startProxyNginx(originUrl: string): Promise<Nginx> {
  * port, which every bench port is). Without the templates, a minimal equivalent is used.
  * Returns the nginx and the public prefix the replicas are reached under.
  */
-export async function startFrontNginx(repoRoot: string, upstreamPorts: number[]): Promise<{ nginx: Nginx; prefix: string }> {
+export async function startFrontNginx(repoRoot: string, upstreamPorts: number[], frontCache: boolean): Promise<{ nginx: Nginx; prefix: string }> {
   const servers = upstreamPorts.map((p) => `    server 127.0.0.1:${p} max_fails=3 fail_timeout=10s;`).join('\n');
   const upstreamTpl = await readFile(path.join(repoRoot, 'nginx/upstream.conf'), 'utf8').catch(() => undefined);
   const locationTpl = await readFile(path.join(repoRoot, 'nginx/hls-proxy-location.conf'), 'utf8').catch(() => undefined);
   if (upstreamTpl && locationTpl && /upstream\s+hls_sidecar\s*\{/.test(upstreamTpl) && /location \/hls-proxy\//.test(locationTpl)) {
-    const upstream = upstreamTpl.replace(/^\s*server\s+[^;]+;\s*$/gm, '').replace(/(upstream\s+hls_sidecar\s*\{)/, `$1\n${servers}`);
-    const location = locationTpl.replace(/\$host;/g, '$http_host;');
-    const conf = benchNginxConf(`${upstream}\nserver {\n  listen 127.0.0.1:__PORT__ backlog=4096;\n  access_log off;\n  keepalive_requests 1000000;\n${location}\n}`);
+    const upstream = upstreamTpl
+      .replace(/^\s*server\s+[^;]+;\s*$/gm, '')
+      .replace(/(upstream\s+hls_sidecar\s*\{)/, `$1\n${servers}`)
+      .replace(/(proxy_cache_path\s+)\S+/, '$1__PREFIX__/hls-cache');
+    let location = locationTpl.replace(/\$host;/g, '$http_host;');
+    if (!frontCache) location = location.replace(/proxy_cache\s+hls_sidecar_playlists;/, 'proxy_cache off;');
+    // sendfile and tcp_nopush as the http {} of Debian's nginx.conf sets them (the templates are included
+    // into that http {}): nginx sends micro-cache copies with sendfile, and the template turns tcp_nopush off
+    // for them (hls-proxy-location.conf says why).
+    const conf = benchNginxConf(`${upstream}\nserver {\n  listen 127.0.0.1:__PORT__ backlog=4096;\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 1000000;\n${location}\n}`);
     return { nginx: await startNginx({ conf }), prefix: '/hls-proxy' };
   }
   const conf = benchNginxConf(`upstream sidecars {

@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   const subjects: Subject[] = [];
   try {
     origin = await startOriginNginx(content.root);
-    const ctx: SubjectContext = { rootDir: ROOT, originUrl: origin.url, originPid: origin.nginx.process.pid, runner: settings.runner, sidecarArgs: settings.sidecarArgs, nodeArgs: settings.nodeArgs };
+    const ctx: SubjectContext = { rootDir: ROOT, originUrl: origin.url, originPid: origin.nginx.process.pid, runner: settings.runner, sidecarArgs: settings.sidecarArgs, nodeArgs: settings.nodeArgs, frontCache: settings.frontCache };
     await startAll(settings.subjects, ctx, subjects);
 
     const scenarios = scenariosFor(content, settings);

@@ -29,6 +29,8 @@ export interface BenchSettings {
   runner: 'dist' | 'tsx';
   /** Extra hls-sidecar flags (BENCH_SIDECAR_ARGS, split on spaces), e.g. `--log-level info`. */
   sidecarArgs: string[];
+  /** BENCH_FRONT_CACHE=off: the Redis subject's nginx without the templates' playlist micro-cache. */
+  frontCache: boolean;
   nodeArgs: string[];
   /** Measure nginx as a plain reverse proxy and a bare Node.js streaming proxy next to direct
    * (BENCH_REFERENCE=0 skips them): the yardsticks for what any proxy, and any proxy in Node, reaches here. */
@@ -75,6 +77,7 @@ export function readSettings(rootDir: string): BenchSettings {
     subjects: subjects as SubjectName[],
     runner,
     sidecarArgs: (process.env.BENCH_SIDECAR_ARGS ?? '').split(/\s+/).filter(Boolean),
+    frontCache: !/^(0|off|false|no)$/i.test(process.env.BENCH_FRONT_CACHE ?? ''),
     nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
     reference: !/^(0|false|no)$/i.test(process.env.BENCH_REFERENCE ?? ''),
     resultsDir: process.env.BENCH_RESULTS_DIR ?? `${rootDir}/bench/results`,

@@ -43,6 +43,8 @@ export interface SubjectContext {
   sidecarArgs?: string[];
   /** Extra Node.js flags for every hls-sidecar process (e.g. --cpu-prof for a flame graph). */
   nodeArgs?: string[];
+  /** The front nginx's playlist micro-cache, as the templates ship it (default on; off to measure the replicas). */
+  frontCache?: boolean;
 }
 
 function extOf(p: string): string {
@@ -125,7 +127,7 @@ export async function sidecarRedisSubject(ctx: SubjectContext): Promise<Subject>
   };
   try {
     for (let i = 0; i < 2; i++) replicas.push(await spawnSidecar(ctx, ['--redis', redis.url]));
-    const started = await startFrontNginx(ctx.rootDir, replicas.map((r) => r.port));
+    const started = await startFrontNginx(ctx.rootDir, replicas.map((r) => r.port), ctx.frontCache ?? true);
     front = started.nginx;
     prefix = started.prefix;
   } catch (e) {
@@ -136,7 +138,7 @@ export async function sidecarRedisSubject(ctx: SubjectContext): Promise<Subject>
   const redisPids = findPids(['redis-server', `:${redis.port}`]);
   return {
     name: 'sidecar-redis',
-    label: `hls-sidecar ×2, Redis cache, behind nginx (${prefix ? 'the shipped nginx/ templates' : 'minimal config'}; ${ctx.runner})`,
+    label: `hls-sidecar ×2, Redis cache, behind nginx (${prefix ? `the shipped nginx/ templates${ctx.frontCache === false ? ', micro-cache off' : ''}` : 'minimal config'}; ${ctx.runner})`,
     url: proxied(`${front.url}${prefix}`, ctx.originUrl),
     pids: () => replicas.map((r) => r.proc.pid),
     cpuPids: () => [...replicas.map((r) => r.proc.pid), ...childPids(front!.process.pid), ...redisPids],

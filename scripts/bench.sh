@@ -13,6 +13,7 @@
 #   BENCH_VIEWERS=200,1000   live viewer counts;  BENCH_VIEWER_SECONDS=30;  BENCH_VIEWER_RUNS=1
 #   BENCH_LEAK_SECONDS=60    leak-check duration;  BENCH_LIVE_TARGET=2 (live segment seconds)
 #   BENCH_SUBJECTS=direct,sidecar-mem,sidecar-redis,hlsd
+#   BENCH_FRONT_CACHE=off    the Redis subject's nginx without the templates' playlist micro-cache
 #   BENCH_RUNNER=dist|tsx    tsx runs src/cli.ts without building;  BENCH_NO_BUILD=1 skips the build
 #   BENCH_SIDECAR_ARGS="--log-level info"   extra hls-sidecar flags (default: --log-level warn, no access log)
 #   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   extra Node.js flags for hls-sidecar (profiling)

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { PlaylistCache, CacheResult } from '../cache/types.js';
 import type { Config } from '../config.js';
 import { looksLikePlaylist } from '../manifest/detect.js';
-import { upstreamRequestHeaders } from '../upstream/headers.js';
+import { scoped, upstreamRequestHeaders, type CacheScope } from '../upstream/headers.js';
 import type { Upstream } from '../upstream/client.js';
 import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { Target } from '../url-codec.js';
@@ -31,7 +31,20 @@ export interface PlaylistRequest {
   upstreamUrl: string;
   publicBase: string;
   head: boolean;
+  scope: CacheScope;
 }
+
+/**
+ * The front server's micro-cache (nginx/hls-proxy-location.conf): nginx keeps a playlist reply that carries
+ * `X-Accel-Expires: 1` for one second, and only such replies. nginx counts whole seconds and keeps the copy
+ * while that second lasts, so a copy can be served up to 2 s after it was made; only a reply that stays
+ * fresh that long gets the header, so nginx never serves a playlist the proxy would already refetch
+ * (issue #3 §3: at most one origin fetch per playlist per freshness window, and no staler than it).
+ * The copy repeats the `Age` it was made with, so its Age is up to 2 s low; hls.js reads Age only for
+ * LL-HLS, whose playlists stay fresh well under 2 s and are therefore never kept. `private` replies
+ * (security/access.ts) never get it: the cache cannot see who asked.
+ */
+export const FRONT_CACHE_MIN_FRESH_S = 2;
 
 /** The cache key: upstream URL plus what the token carries. Nothing from the viewer's headers (issue #3 §2). */
 export function playlistKey(upstreamUrl: string, target: Target): string {
@@ -63,15 +76,17 @@ export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, re
       })
     : Buffer.from(entry.body, 'utf8');
   const maxAge = Math.max(0, Math.floor((entry.ttlMs - ageMs) / 1000));
-  res.writeHead(200, {
+  const headers: Record<string, string> = {
     'content-type': isPlaylist ? PLAYLIST_CONTENT_TYPE : passThroughType(entry.contentType),
     'content-length': String(buf.length),
     // Truthful freshness (issue #3 §3): hls.js subtracts Age when it schedules the next live reload.
-    'cache-control': `max-age=${maxAge}`,
+    'cache-control': req.scope === 'public' ? `max-age=${maxAge}` : `private, max-age=${maxAge}`,
     age: String(Math.floor(ageMs / 1000)),
     'x-hls-sidecar-cache': result.toUpperCase(),
     'x-content-type-options': 'nosniff',
-  });
+  };
+  if (req.scope === 'public' && maxAge >= FRONT_CACHE_MIN_FRESH_S) headers['x-accel-expires'] = '1';
+  res.writeHead(200, headers);
   res.end(req.head ? undefined : buf);
   // After the reply is queued: planning costs a parse per new playlist version, never viewer latency. The
   // segments are reserved before this tick ends, so no viewer can ask for one before it is known.
@@ -84,15 +99,15 @@ export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, re
 /** A playlist found where a segment was expected (by content type or `#EXTM3U`): rewritten, not cached. */
 export async function sendRewritten(
   renderer: Renderer,
-  input: { body: string; finalUrl: string; requestUrl: string; target: Target; publicBase: string; head: boolean },
+  input: { body: string; finalUrl: string; requestUrl: string; target: Target; publicBase: string; head: boolean; scope: CacheScope },
   res: ServerResponse,
 ): Promise<void> {
   const buf = await renderer.render({ ...input, version: '' });
-  res.writeHead(200, {
+  res.writeHead(200, scoped({
     'content-type': PLAYLIST_CONTENT_TYPE,
     'content-length': String(buf.length),
     'cache-control': 'no-cache',
     'x-content-type-options': 'nosniff',
-  });
+  }, input.scope));
   res.end(input.head ? undefined : buf);
 }

@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { ProxyError } from '../errors.js';
 import type { PublicBase } from '../forwarded.js';
 import { createPublicBaseResolver } from '../public-base-memo.js';
-import { PASSWORD_CHALLENGE, type AccessControl } from '../security/access.js';
+import { PASSWORD_CHALLENGE, type AccessControl, type CacheScope } from '../security/access.js';
 import type { HookRunner } from '../hooks.js';
 import { countBodyBytes } from '../observability/byte-counter.js';
 import { abbreviate, type Logger } from '../observability/logger.js';
@@ -131,8 +131,9 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
     const { target } = match;
     const base = publicBaseOf(req, match.prefix);
     const isPlaylist = target.ext === config.manifestExtension || target.ext === 'm3u8';
+    let scope: CacheScope = 'public';
     try {
-      deps.access?.check({ target, isPlaylist, clientIp: base.clientIp, headers: req.headers, query });
+      if (deps.access) scope = deps.access.check({ target, isPlaylist, clientIp: base.clientIp, headers: req.headers, query });
     } catch (err) {
       if (err instanceof ProxyError && err.code === 'UNAUTHORIZED') res.setHeader('www-authenticate', PASSWORD_CHALLENGE);
       log.client = base.clientIp;
@@ -148,7 +149,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
 
     if (isPlaylist) {
       log.route = 'playlist';
-      log.cache = await servePlaylist(deps, { target, upstreamUrl, publicBase, head: method === 'HEAD' }, res);
+      log.cache = await servePlaylist(deps, { target, upstreamUrl, publicBase, head: method === 'HEAD', scope }, res);
       return;
     }
     log.route = 'stream';
@@ -156,7 +157,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       if (bytes > 0) metrics.bytesStreamed.inc(bytes);
     });
     if (deps.prefetch) {
-      const served = await servePrefetched(deps.prefetch, req, res, { url: upstreamUrl, referer: target.referer, waitMs: config.timeouts.headersMs });
+      const served = await servePrefetched(deps.prefetch, req, res, { url: upstreamUrl, referer: target.referer, waitMs: config.timeouts.headersMs, scope });
       metrics.prefetchServed.inc({ result: served === 'prefetch-hit' ? 'hit' : served === 'prefetch-wait' ? 'wait' : 'miss' });
       if (served) {
         log.cache = served;
@@ -165,7 +166,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
     }
     metrics.openStreams.inc();
     try {
-      await serveStream(deps, req, res, { target, upstreamUrl, publicBase });
+      await serveStream(deps, req, res, { target, upstreamUrl, publicBase, scope });
     } finally {
       metrics.openStreams.dec();
     }

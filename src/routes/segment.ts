@@ -7,7 +7,7 @@ import { ProxyError } from '../errors.js';
 import { looksLikePlaylist } from '../manifest/detect.js';
 import { readLimited } from '../upstream/body.js';
 import { discard, type Upstream } from '../upstream/client.js';
-import { clientResponseHeaders, headerValue, upstreamRequestHeaders } from '../upstream/headers.js';
+import { clientResponseHeaders, headerValue, scoped, upstreamRequestHeaders, type CacheScope } from '../upstream/headers.js';
 import type { Target } from '../url-codec.js';
 import { sendRewritten } from './manifest.js';
 import type { Renderer } from './render-playlist.js';
@@ -32,6 +32,7 @@ export interface StreamRequest {
   target: Target;
   upstreamUrl: string;
   publicBase: string;
+  scope: CacheScope;
 }
 
 const PLAYLIST_TYPE = /mpegurl/i;
@@ -90,24 +91,24 @@ export async function serveStream(deps: StreamDeps, req: IncomingMessage, res: S
       const buf = await readLimited(up.body, headerValue(up.headers, 'content-encoding'), config.limits.playlistBytes, abort.signal);
       const body = buf.toString('utf8');
       if (looksLikePlaylist(contentType, body.slice(0, 64))) {
-        await sendRewritten(renderer, { body, finalUrl: up.finalUrl, requestUrl: r.upstreamUrl, target: r.target, publicBase: r.publicBase, head }, res);
+        await sendRewritten(renderer, { body, finalUrl: up.finalUrl, requestUrl: r.upstreamUrl, target: r.target, publicBase: r.publicBase, head, scope: r.scope }, res);
         return;
       }
       // Declared a playlist but is not one: pass the bytes on as they came.
       const headers = { ...clientResponseHeaders(up.headers), 'content-length': String(buf.length) };
       delete headers['content-encoding']; // readLimited decompressed it
-      res.writeHead(up.status, headers);
+      res.writeHead(up.status, scoped(headers, r.scope));
       res.end(buf);
       return;
     }
   }
 
-  res.writeHead(up.status, {
+  res.writeHead(up.status, scoped({
     ...clientResponseHeaders(up.headers),
     'x-content-type-options': 'nosniff',
     // nginx in front buffers playlists but must stream media as it arrives (nginx/hls-proxy-location.conf).
     'x-accel-buffering': 'no',
-  });
+  }, r.scope));
   if (head || up.status === 304 || up.status === 204) {
     discard(up.body);
     res.end();

@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
 import { ProxyError } from '../errors.js';
 import type { Signer } from '../signing.js';
+import type { CacheScope } from '../upstream/headers.js';
 import type { DecodedTarget } from '../url-codec.js';
 import type { EgressPolicy } from './egress-policy.js';
 
@@ -32,9 +33,11 @@ export interface AccessRequest {
   query: string;
 }
 
+export type { CacheScope };
+
 export interface AccessControl {
-  /** Throws ProxyError FORBIDDEN / BAD_SIGNATURE / UNAUTHORIZED; returns when the request may proceed. */
-  check(req: AccessRequest): void;
+  /** Throws ProxyError FORBIDDEN / BAD_SIGNATURE / UNAUTHORIZED; returns the reply's scope when it may proceed. */
+  check(req: AccessRequest): CacheScope;
 }
 
 /**
@@ -93,11 +96,13 @@ export function createAccessControl(
         if (!signed) throw new ProxyError('BAD_SIGNATURE', { detail: 'signature does not verify' });
       }
       if (passwords.length && !signed && !passwordOk(req)) throw new ProxyError('UNAUTHORIZED', { detail: 'no valid password' });
-      if (!enforceSignatures || signed) return;
+      const scope: CacheScope = security.aclIp || (passwords.length && !signed) ? 'private' : 'public';
+      if (!enforceSignatures || signed) return scope;
       if (security.requireSignature) throw new ProxyError('BAD_SIGNATURE', { detail: 'unsigned (--require-signature)' });
       if (!req.isPlaylist || !policy.explicitlyAllows(target.url)) {
         throw new ProxyError('BAD_SIGNATURE', { detail: 'unsigned token for a target no --allow-upstream rule admits' });
       }
+      return scope;
     },
   };
 }

@@ -102,6 +102,28 @@ export function clientResponseHeaders(upstream: Record<string, string | string[]
   return out;
 }
 
+/**
+ * Who else may be given the same reply (RFC 9111 §5.2.2.7, §5.2.2.9): 'public' when the decision rests on
+ * the URL alone (no checks, or a signature in the token), so a shared cache keyed by the URL (the nginx
+ * micro-cache in nginx/, a CDN) may serve it to anyone who asks for that URL; 'private' when it rested on who
+ * asked (--acl-ip, a password), which such a cache cannot see.
+ */
+export type CacheScope = 'public' | 'private';
+
+/**
+ * The reply's headers for its cache scope (decided by security/access.ts). A 'private' reply keeps the
+ * upstream's freshness for the viewer's own cache but forbids shared ones (RFC 9111 §5.2.2.7 `private`;
+ * `public`, `s-maxage` and `proxy-revalidate` address shared caches only, §5.2.2.9, §5.2.2.10, §5.2.2.8).
+ */
+export function scoped(headers: OutgoingHttpHeaders, scope: CacheScope): OutgoingHttpHeaders {
+  if (scope === 'public') return headers;
+  const kept = String(headers['cache-control'] ?? '')
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '' && !/^(public|private|s-maxage|proxy-revalidate)\b/i.test(d));
+  return { ...headers, 'cache-control': ['private', ...kept].join(', ') };
+}
+
 export function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   return first(headers[name]);
 }

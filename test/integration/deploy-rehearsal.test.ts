@@ -85,6 +85,7 @@ describe('deployment rehearsal (issue #6): templates and compose topology run fo
         ['server 127.0.0.1:8081 ', `server 127.0.0.1:${b.port} `],
         // Two replicas in this rehearsal, not the template's three.
         ['    server 127.0.0.1:8082 max_fails=3 fail_timeout=10s;\n', ''],
+        ['/var/cache/nginx-hls-sidecar', path.join(tmp, 'nginx-cache')],
       ], 'upstream.conf');
       const location = read('nginx/hls-proxy-location.conf');
       [tlsPort, redirectPort] = [await freePort(), await freePort()];
@@ -208,6 +209,7 @@ describe('deployment rehearsal (issue #6): templates and compose topology run fo
         ...loopbackListenRows([['listen 443 ssl http2;', tlsPort], ['listen 127.0.0.1:8081;', healthPort]]),
         ['/etc/nginx/certs/dev.crt', cert],
         ['/etc/nginx/certs/dev.key', key],
+        ['/var/cache/nginx-hls-sidecar', path.join(tmp, 'compose-nginx-cache')],
       ], 'compose-nginx.conf');
       nginx = await startNginx({ conf, port: tlsPort });
     });

@@ -46,13 +46,16 @@ describe('deployment templates (issue #6)', function () {
       const prefix = path.join(tmp, name);
       await mkdir(path.join(prefix, 'hls-sidecar'), { recursive: true });
       await mkdir(path.join(prefix, 'tmp'), { recursive: true });
-      for (const f of ['upstream.conf', 'hls-proxy-location.conf', 'example-server.conf']) {
+      for (const f of ['hls-proxy-location.conf', 'example-server.conf']) {
         await copyFile(path.join(ROOT, 'nginx', f), path.join(prefix, 'hls-sidecar', f));
       }
+      // nginx -t creates the cache directory: in the prefix, not in /var/cache.
+      await writeFile(path.join(prefix, 'hls-sidecar', 'upstream.conf'), substitute(read('nginx/upstream.conf'), [cacheRow(prefix)], 'upstream.conf'));
       const conf = path.join(prefix, 'nginx.conf');
       await writeFile(conf, wrapNginxConf(body, prefix));
       return nginxTest(conf, { prefixDir: prefix });
     }
+    const cacheRow = (prefix: string): [string, string] => ['/var/cache/nginx-hls-sidecar', path.join(prefix, 'cache')];
     // nginx -t loads certificates and binds the listen sockets (EADDRINUSE is tolerated, EACCES is not), so
     // privileged ports move to loopback ephemeral ones (IPv6 listeners too: CI may have no IPv6), and the
     // certificate paths point at the throwaway pair. Nothing else in a template changes.
@@ -67,7 +70,7 @@ describe('deployment templates (issue #6)', function () {
         ['/etc/ssl/certs/media.example.com.fullchain.pem', cert], ['/etc/ssl/private/media.example.com.key', key],
       ], 'example-server.conf')],
       ['deploy/compose-nginx.conf', async () => substitute(read('deploy/compose-nginx.conf'), [
-        ...(await listenTable(['listen 443 ssl http2;'])),
+        ...(await listenTable(['listen 443 ssl http2;'])), cacheRow(path.join(tmp, 'deploy-compose-nginx-conf')),
         ['/etc/nginx/certs/dev.crt', cert], ['/etc/nginx/certs/dev.key', key],
       ], 'compose-nginx.conf')],
     ];
@@ -115,6 +118,34 @@ describe('deployment templates (issue #6)', function () {
       expect(metrics?.block?.map((d) => `${d.name} ${d.args.join(' ')}`)).to.include('deny all');
     });
 
+    it('playlists alone go through the micro-cache, keyed by everything the public base is made of (compose in step)', () => {
+      const zoneOf = (tree: NginxDirective[]): string | undefined =>
+        findNginx(tree, 'proxy_cache_path').flatMap((d) => d.args).find((a) => a.startsWith('keys_zone='))?.split(/[=:]/)[1];
+      const pairs: Array<[string, NginxDirective[], NginxDirective]> = [
+        ['nginx/', parseNginx(read('nginx/upstream.conf')), location!],
+        ['compose', parseNginx(read('deploy/compose-nginx.conf')), findNginx(parseNginx(read('deploy/compose-nginx.conf')), 'location').find((d) => d.args[0] === '/hls-proxy/')!],
+      ];
+      for (const [name, httpLevel, loc] of pairs) {
+        // Segments must not be in a cached location: nginx would drop Range and the validators upstream.
+        expect(directive(loc, 'proxy_cache'), `${name}: outer location`).to.deep.equal(['off']);
+        const nested = findNginx(loc.block ?? [], 'location').filter((d) => d.args[0] === '~');
+        expect(nested.map((d) => d.args[1]), name).to.deep.equal(['\\.m3u8$']);
+        const cached = nested[0]!;
+        expect(directive(cached, 'proxy_cache'), name).to.deep.equal([zoneOf(httpLevel)]);
+        expect(directive(cached, 'proxy_ignore_headers'), name).to.have.members(['Cache-Control', 'Expires']);
+        expect(directive(cached, 'proxy_cache_lock'), `${name}: no lock (500 ms polling)`).to.equal(undefined);
+        expect(directive(cached, 'proxy_cache_valid'), `${name}: only X-Accel-Expires decides`).to.equal(undefined);
+        const key = directive(cached, 'proxy_cache_key')?.[0] ?? '';
+        const forwarded = Object.values(forwardedHeaders(loc)).join(' ');
+        for (const v of ['$scheme', '$host', '$http_host', '$request_uri']) expect(key, `${name}: key`).to.include(v);
+        for (const v of forwarded.match(/\$\w+/g) ?? []) {
+          if (v !== '$proxy_add_x_forwarded_for') expect(key, `${name}: key holds ${v}, sent in X-Forwarded-*`).to.include(v);
+        }
+        expect(directive(cached, 'proxy_pass'), name).to.deep.equal(directive(loc, 'proxy_pass'));
+        expect(directive(cached, 'tcp_nopush'), `${name}: copies not held corked`).to.deep.equal(['off']);
+      }
+    });
+
     it('upstream.conf defines the pool the snippet names, with keepalive after the balancing method', () => {
       const up = parseNginx(read('nginx/upstream.conf')).find((d) => d.name === 'upstream');
       expect(up?.args).to.deep.equal(['hls_sidecar']);
@@ -127,7 +158,8 @@ describe('deployment templates (issue #6)', function () {
       const tree = parseNginx(read('deploy/compose-nginx.conf'));
       expect(findNginx(tree, 'resolver')[0]?.args[0]).to.equal('127.0.0.11');
       const loc = findNginx(tree, 'location').find((d) => d.args[0] === '/hls-proxy/')!;
-      const [variable, target] = directive(loc, 'set') ?? [];
+      const server = findNginx(tree, 'server').find((d) => findNginx(d.block ?? [], 'location').includes(loc))!;
+      const [variable, target] = directive(server, 'set') ?? [];
       expect(target).to.equal(`proxy:${defaultOf('port')}`);
       expect(directive(loc, 'proxy_pass')).to.deep.equal([`http://${variable}`]);
       // $http_host keeps the published port (8443) in rewritten playlists.

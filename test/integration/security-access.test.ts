@@ -66,7 +66,9 @@ describe('security: signed URLs and client ACLs', function () {
       expect(children).to.have.length(2);
       for (const child of children) {
         expect(child).to.match(/\.s[A-Za-z0-9_-]{43}\.ts$/);
-        expect((await get(child)).status, child).to.equal(200);
+        const seg = await get(child);
+        expect(seg.status, child).to.equal(200);
+        expect(String(seg.headers['cache-control'] ?? ''), 'let through by its signature: not private').to.not.match(/private/);
       }
     });
 
@@ -125,7 +127,11 @@ describe('security: signed URLs and client ACLs', function () {
       expect(direct.status).to.equal(403);
       expect(direct.body).to.equal('forbidden\n');
       expect(origin.countRequests()).to.equal(0);
-      expect((await get(`${p.url}${tokenPath(`${origin.url}/ok.m3u8`)}`, { 'x-forwarded-for': '10.1.2.3' })).status).to.equal(200);
+      const vouched = await get(`${p.url}${tokenPath(`${origin.url}/ok.m3u8`)}`, { 'x-forwarded-for': '10.1.2.3' });
+      expect(vouched.status).to.equal(200);
+      // RFC 9111 §5.2.2.7: decided by who asked, so no shared cache (nginx's micro-cache, a CDN) may keep it.
+      expect(vouched.headers['cache-control']).to.match(/^private, max-age=\d+$/);
+      expect(vouched.headers['x-accel-expires']).to.equal(undefined);
     });
 
     it('forwarded headers from an untrusted peer are ignored: spoofing a listed address gets 403', async () => {
@@ -137,9 +143,20 @@ describe('security: signed URLs and client ACLs', function () {
       expect(origin.countRequests()).to.equal(0);
     });
 
-    it('a listed direct client passes', async () => {
+    it('a listed direct client passes; its segments are private too, whatever the origin allowed', async () => {
       const p = await proxy({ 'acl-ip': ['127.0.0.1'], 'trust-proxy': ['none'] });
       expect((await get(`${p.url}${tokenPath(`${origin.url}/ok.m3u8`)}`)).status).to.equal(200);
+      const undo = origin.override('/public-seg.ts', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'video/mp2t', 'cache-control': 'public, s-maxage=600, max-age=60' });
+        res.end('segment');
+      });
+      try {
+        const seg = await get(`${p.url}${tokenPath(`${origin.url}/public-seg.ts`, 'ts')}`);
+        expect(seg.status).to.equal(200);
+        expect(seg.headers['cache-control']).to.equal('private, max-age=60');
+      } finally {
+        undo();
+      }
     });
   });
 
@@ -165,6 +182,7 @@ describe('security: signed URLs and client ACLs', function () {
     it('the header passes; the password is never written into the playlist; child URLs work without it', async () => {
       const entry = await get(`${p.url}${tokenPath(`${origin.url}/ok.m3u8`)}`, { 'x-hls-sidecar-password': 'other-pass' });
       expect(entry.status).to.equal(200);
+      expect(entry.headers['cache-control'], 'let through by the password: private').to.match(/^private, /);
       expect(entry.body).to.not.include('other-pass');
       expect(entry.body).to.not.include('password');
       for (const child of uriLines(entry.body)) {
