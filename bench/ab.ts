@@ -11,7 +11,8 @@
  *                              base-redis  the same from AB_BASE_DIR (its templates too)
  *                              hlsd, direct, nginx-proxy, node-pipe   as in the full bench
  *                            a name may repeat with a digit suffix (cur2) for a second process of the same kind
- *   AB_MODE=segment          segment (1.5 MB, MB/s) | master | small | m900 (cached playlists, rps)
+ *   AB_MODE=segment          segment (1.5 MB, MB/s) | master | small | m900 (cached playlists, rps) |
+ *                            miss (the 10-segment playlist under a new query each request: every one a miss)
  *   AB_ROUNDS=4  AB_SECONDS=4  AB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   (for sidecars)
  *   AB_FORWARDED=1           send the X-Forwarded-* headers nginx would (playlist modes)
  *   BENCH_FRONT_CACHE=off    redis subjects without the templates' playlist micro-cache in nginx
@@ -35,7 +36,7 @@ import type { SubjectName } from './settings.js';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const env = process.env;
 const mode = env.AB_MODE ?? 'segment';
-if (!['segment', 'master', 'small', 'm900'].includes(mode)) throw new Error(`AB_MODE: unknown mode ${mode}`);
+if (!['segment', 'master', 'small', 'm900', 'miss'].includes(mode)) throw new Error(`AB_MODE: unknown mode ${mode}`);
 const rounds = Number(env.AB_ROUNDS ?? 4);
 const seconds = Number(env.AB_SECONDS ?? 4);
 const names = (env.AB_SUBJECTS ?? 'cur').split(',').map((s) => s.trim()).filter(Boolean);
@@ -49,7 +50,8 @@ fs.writeFileSync(path.join(content, 'seg.ts'), crypto.randomBytes(1_500_000));
 fs.writeFileSync(path.join(content, 'small.m3u8'), mediaPlaylist(10));
 fs.writeFileSync(path.join(content, 'm900.m3u8'), mediaPlaylist(900));
 fs.writeFileSync(path.join(content, 'master.m3u8'), masterPlaylist());
-const file = mode === 'segment' ? 'seg.ts' : `${mode}.m3u8`;
+const file = mode === 'segment' ? 'seg.ts' : mode === 'miss' ? 'small.m3u8' : `${mode}.m3u8`;
+let unique = 0;
 
 const origin = await startOriginNginx(content);
 const subjects = new Map<string, Subject>();
@@ -71,7 +73,11 @@ try {
     const cpu0 = cpuSeconds(s.cpuPids());
     const r = mode === 'segment'
       ? await runStreamLoad({ url, seconds: secs, connections: 10 })
-      : await runLoad({ url, seconds: secs, connections: 50, ...(env.AB_FORWARDED ? { headers: FORWARDED } : {}) });
+      : await runLoad({
+          url, seconds: secs, connections: 50,
+          ...(env.AB_FORWARDED ? { headers: FORWARDED } : {}),
+          ...(mode === 'miss' ? { uniqueQuery: () => `u=${++unique}` } : {}),
+        });
     if (r.errors || r.non2xx) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
     return { value: mode === 'segment' ? r.bytesPerSec / 1e6 : r.rps, cpuUs: ((cpuSeconds(s.cpuPids()) - cpu0) / r.ok) * 1e6 };
   };

@@ -40,8 +40,9 @@ export interface PlaylistRequest {
  * while that second lasts, so a copy can be served up to 2 s after it was made; only a reply that stays
  * fresh that long gets the header, so nginx never serves a playlist the proxy would already refetch
  * (issue #3 §3: at most one origin fetch per playlist per freshness window, and no staler than it).
- * The copy repeats the `Age` it was made with, so its Age is up to 2 s low; hls.js reads Age only for
- * LL-HLS, whose playlists stay fresh well under 2 s and are therefore never kept. `private` replies
+ * The copy repeats the `Age` it was made with, so its Age is up to 2 s low. hls.js reads Age only for
+ * LL-HLS tune-in (base-playlist-controller, with CAN-BLOCK-RELOAD), and an LL-HLS playlist stays fresh for
+ * half its PART-TARGET (cache/freshness.ts), so it is kept only if PART-TARGET is 4 s or more. `private` replies
  * (security/access.ts) never get it: the cache cannot see who asked.
  */
 export const FRONT_CACHE_MIN_FRESH_S = 2;

@@ -133,6 +133,7 @@ describe('deployment templates (issue #6)', function () {
         const cached = nested[0]!;
         expect(directive(cached, 'proxy_cache'), name).to.deep.equal([zoneOf(httpLevel)]);
         expect(directive(cached, 'proxy_ignore_headers'), name).to.have.members(['Cache-Control', 'Expires']);
+        expect(directive(cached, 'proxy_cache_min_uses'), `${name}: no file write for a URL asked once`).to.deep.equal(['2']);
         expect(directive(cached, 'proxy_cache_lock'), `${name}: no lock (500 ms polling)`).to.equal(undefined);
         expect(directive(cached, 'proxy_cache_valid'), `${name}: only X-Accel-Expires decides`).to.equal(undefined);
         const key = directive(cached, 'proxy_cache_key')?.[0] ?? '';

@@ -4,7 +4,8 @@
  *
  * The proof of a copy: the location sends nginx's own $request_id as X-Request-Id, and the proxy echoes it.
  * Every request nginx passes on therefore comes back with a new id; a reply that repeats an earlier reply's
- * id is nginx's copy of it.
+ * id is nginx's copy of it. nginx writes a copy at the second request for a URL (proxy_cache_min_uses 2),
+ * so `settle` asks once before the request whose copy a test looks for.
  *
  * Templates are used as shipped except for the rows of the substitution tables (support/deploy-kit.ts).
  */
@@ -59,6 +60,13 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
   /** A rewritten URL (http://media.example.com/hls-proxy/...) as the test reaches it: at the front's port. */
   const local = (front: Front, uri: string): string => uri.replace('http://media.example.com', front.nginx.url);
 
+  /** The first request for a URL, which nginx only counts (proxy_cache_min_uses 2); its reply is checked too. */
+  async function settle(url: string, headers: Record<string, string> = {}): Promise<Reply> {
+    const seen = await get(url, headers);
+    expect(seen.status, seen.body).to.be.oneOf([200, 401, 404]);
+    return seen;
+  }
+
   async function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
     const res = await request(url, { headers: { host: 'media.example.com', ...headers } });
     return {
@@ -88,8 +96,10 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
       master = hlsdUrl(`${front.nginx.url}/hls-proxy`, `${origin.url}/${fixtures.paths.vodMaster}`);
     });
 
-    it('serves a fresh playlist from its copy for about a second, then asks a replica again', async () => {
+    it('writes a copy at the second request for a URL, serves it for about a second, then asks a replica again', async () => {
+      const seen = await get(master);
       const first = await get(master);
+      expect(first.id, 'the first request for a URL is only counted').to.not.equal(seen.id);
       const again = await get(master);
       expect(first.status, first.body).to.equal(200);
       expect(first.id).to.match(/^[0-9a-f]{32}$/, "nginx's $request_id, echoed by the proxy");
@@ -103,6 +113,8 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
     });
 
     it('keeps one copy per public host: a playlist rewritten for one host is never served to another', async () => {
+      await settle(master, { host: 'a.example' });
+      await settle(master, { host: 'b.example' });
       const a = await get(master, { host: 'a.example' });
       const b = await get(master, { host: 'b.example' });
       expect(b.id).to.not.equal(a.id);
@@ -119,6 +131,7 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
       expect(res.statusCode).to.equal(206);
       expect(res.headers['content-range']).to.match(/^bytes 10-109\/\d+$/);
       expect((await res.body.arrayBuffer()).byteLength).to.equal(100);
+      await settle(segment);
       const twice = await request(segment, { headers: { host: 'media.example.com' } });
       await twice.body.dump();
       const once = await request(segment, { headers: { host: 'media.example.com' } });
@@ -128,6 +141,7 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
 
     it('does not keep a reply whose errors the client should see again (an upstream 404)', async () => {
       const missing = hlsdUrl(`${front.nginx.url}/hls-proxy`, `${origin.url}/no-such-playlist.m3u8`);
+      await settle(missing);
       const first = await get(missing);
       const again = await get(missing);
       expect(first.status).to.equal(404);
@@ -138,6 +152,7 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
   it('never keeps a playlist that stays fresh less than 2 s (its copy could outlive it)', async () => {
     const front = await startFront(['--cache-master-ttl', '1500']);
     const master = hlsdUrl(`${front.nginx.url}/hls-proxy`, `${origin.url}/${fixtures.paths.vodMaster}`);
+    await settle(master);
     const first = await get(master);
     const again = await get(master);
     expect(first.status).to.equal(200);
@@ -148,6 +163,7 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
   it('never keeps a reply let through by a password (private), but keeps the signed URLs inside it (public)', async () => {
     const front = await startFront(['--acl-pass', 'open-sesame']);
     const master = hlsdUrl(`${front.nginx.url}/hls-proxy`, `${origin.url}/${fixtures.paths.vodMaster}`);
+    await settle(master, { 'x-hls-sidecar-password': 'open-sesame' });
     const withPassword = await get(master, { 'x-hls-sidecar-password': 'open-sesame' });
     expect(withPassword.status, withPassword.body).to.equal(200);
     expect(withPassword.cacheControl).to.match(/^private, max-age=\d+$/);
@@ -155,6 +171,7 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
     expect(withoutPassword.status, 'not served from a copy made for a viewer with the password').to.equal(401);
     // The variant URLs in the playlist carry the proxy's signature: anyone holding them may have them.
     const variant = local(front, withPassword.body.split('\n').find((l) => l.startsWith('http://'))!);
+    await settle(variant);
     const signed = await get(variant);
     const signedAgain = await get(variant);
     expect(signed.status, signed.body).to.equal(200);
