@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { PlaylistCache, CacheResult } from '../cache/types.js';
 import type { Config } from '../config.js';
 import { looksLikePlaylist } from '../manifest/detect.js';
@@ -32,6 +32,8 @@ export interface PlaylistRequest {
   publicBase: string;
   head: boolean;
   scope: CacheScope;
+  /** Headers every reply carries (X-Request-Id, CORS), sent in the same writeHead (respond.ts#setHeaders). */
+  own: Readonly<OutgoingHttpHeaders>;
 }
 
 /**
@@ -77,7 +79,7 @@ export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, re
       })
     : Buffer.from(entry.body, 'utf8');
   const maxAge = Math.max(0, Math.floor((entry.ttlMs - ageMs) / 1000));
-  const headers: Record<string, string> = {
+  const headers: OutgoingHttpHeaders = {
     'content-type': isPlaylist ? PLAYLIST_CONTENT_TYPE : passThroughType(entry.contentType),
     'content-length': String(buf.length),
     // Truthful freshness (issue #3 §3): hls.js subtracts Age when it schedules the next live reload.
@@ -87,7 +89,8 @@ export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, re
     'x-content-type-options': 'nosniff',
   };
   if (req.scope === 'public' && maxAge >= FRONT_CACHE_MIN_FRESH_S) headers['x-accel-expires'] = '1';
-  res.writeHead(200, headers);
+  // Added, not spread in first: V8 built `{ ...own, ...eight more }` slowly (10% of the cached path's CPU).
+  res.writeHead(200, Object.assign(headers, req.own));
   res.end(req.head ? undefined : buf);
   // After the reply is queued: planning costs a parse per new playlist version, never viewer latency. The
   // segments are reserved before this tick ends, so no viewer can ask for one before it is known.
@@ -100,11 +103,13 @@ export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, re
 /** A playlist found where a segment was expected (by content type or `#EXTM3U`): rewritten, not cached. */
 export async function sendRewritten(
   renderer: Renderer,
-  input: { body: string; finalUrl: string; requestUrl: string; target: Target; publicBase: string; head: boolean; scope: CacheScope },
+  input: { body: string; finalUrl: string; requestUrl: string; target: Target; publicBase: string; head: boolean; scope: CacheScope; own: Readonly<OutgoingHttpHeaders> },
   res: ServerResponse,
 ): Promise<void> {
-  const buf = await renderer.render({ ...input, version: '' });
+  const { body, finalUrl, requestUrl, target, publicBase } = input;
+  const buf = await renderer.render({ body, finalUrl, requestUrl, target, publicBase, version: '' });
   res.writeHead(200, scoped({
+    ...input.own,
     'content-type': PLAYLIST_CONTENT_TYPE,
     'content-length': String(buf.length),
     'cache-control': 'no-cache',

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ProxyError } from '../errors.js';
 import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { StoredSegment } from '../prefetch/segment-store.js';
@@ -34,8 +34,8 @@ function range(header: string | undefined, size: number): Range {
   return { start, end };
 }
 
-function send(res: ServerResponse, seg: StoredSegment, r: Exclude<Range, 'upstream'>, how: PrefetchResult, scope: CacheScope): void {
-  const headers = { ...scoped(seg.headers, scope), 'x-content-type-options': 'nosniff', 'x-hls-sidecar-cache': how === 'prefetch-hit' ? 'PREFETCH' : 'PREFETCH-WAIT' };
+function send(res: ServerResponse, seg: StoredSegment, r: Exclude<Range, 'upstream'>, how: PrefetchResult, scope: CacheScope, own: Readonly<OutgoingHttpHeaders>): void {
+  const headers = { ...own, ...scoped(seg.headers, scope), 'x-content-type-options': 'nosniff', 'x-hls-sidecar-cache': how === 'prefetch-hit' ? 'PREFETCH' : 'PREFETCH-WAIT' };
   if (r === 'full') {
     res.writeHead(200, headers);
     res.end(seg.body);
@@ -54,7 +54,7 @@ export async function servePrefetched(
   prefetch: Prefetcher,
   req: IncomingMessage,
   res: ServerResponse,
-  r: { url: string; referer: string | undefined; waitMs: number; scope: CacheScope },
+  r: { url: string; referer: string | undefined; waitMs: number; scope: CacheScope; own: Readonly<OutgoingHttpHeaders> },
 ): Promise<PrefetchResult | undefined> {
   if (req.method !== 'GET') return undefined;
   const h = req.headers;
@@ -81,6 +81,6 @@ export async function servePrefetched(
   }
   const want = range(typeof h.range === 'string' ? h.range : undefined, seg.body.length);
   if (want === 'upstream') return undefined;
-  send(res, seg, want, how, r.scope);
+  send(res, seg, want, how, r.scope, r.own);
   return how;
 }

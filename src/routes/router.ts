@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { PlaylistCache } from '../cache/types.js';
 import type { Config } from '../config.js';
 import { ProxyError } from '../errors.js';
@@ -18,7 +18,7 @@ import { servePlaylist } from './manifest.js';
 import { servePlayerAsset, servePlayerPage, type PlayerAssets } from './player.js';
 import { servePrefetched } from './prefetched.js';
 import type { Renderer } from './render-playlist.js';
-import { answerPreflight, applyCors, sendError } from './respond.js';
+import { answerPreflight, createCors, sendError, setHeaders } from './respond.js';
 import { createRouteMatcher } from './route-match.js';
 import { serveStream } from './segment.js';
 
@@ -85,6 +85,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
   const { config, logger, metrics } = deps;
   const routeOf = createRouteMatcher({ prefix: config.prefix, maxTokenLength: config.limits.urlLength });
   const nextRequestId = createRequestIds();
+  const corsFor = createCors(config.cors);
 
   /** The viewer's public base; which headers are believed is decided in forwarded.ts alone. */
   const resolveBase = createPublicBaseResolver(config);
@@ -96,7 +97,8 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       echoedPrefix,
     });
 
-  async function route(req: IncomingMessage, res: ServerResponse, log: RequestLog): Promise<void> {
+  /** `own`: the headers every reply carries (X-Request-Id, CORS); see respond.ts#setHeaders for how they are sent. */
+  async function route(req: IncomingMessage, res: ServerResponse, log: RequestLog, own: Readonly<OutgoingHttpHeaders>): Promise<void> {
     const method = req.method ?? '';
     if (!METHODS.has(method)) throw new ProxyError('METHOD_NOT_ALLOWED');
     const rawUrl = req.url ?? '/';
@@ -106,9 +108,9 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
     const query = q === -1 ? '' : rawUrl.slice(q + 1);
     if (!pathname.startsWith('/')) throw new ProxyError('BAD_REQUEST');
 
-    applyCors(req, res, config.cors);
     if (method === 'OPTIONS') {
       log.route = 'preflight';
+      setHeaders(res, own);
       answerPreflight(res);
       return;
     }
@@ -117,6 +119,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
     if (match.kind === 'none') throw new ProxyError('NOT_FOUND');
     if (match.kind === 'named') {
       log.route = match.name;
+      setHeaders(res, own);
       if (match.name === 'healthz') return serveHealth(res);
       if (match.name === 'readyz') return serveReady(res, deps.cache, deps.isShuttingDown());
       if (match.name === 'metrics') return serveMetrics(res, metrics.registry);
@@ -149,7 +152,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
 
     if (isPlaylist) {
       log.route = 'playlist';
-      log.cache = await servePlaylist(deps, { target, upstreamUrl, publicBase, head: method === 'HEAD', scope }, res);
+      log.cache = await servePlaylist(deps, { target, upstreamUrl, publicBase, head: method === 'HEAD', scope, own }, res);
       return;
     }
     log.route = 'stream';
@@ -157,7 +160,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       if (bytes > 0) metrics.bytesStreamed.inc(bytes);
     });
     if (deps.prefetch) {
-      const served = await servePrefetched(deps.prefetch, req, res, { url: upstreamUrl, referer: target.referer, waitMs: config.timeouts.headersMs, scope });
+      const served = await servePrefetched(deps.prefetch, req, res, { url: upstreamUrl, referer: target.referer, waitMs: config.timeouts.headersMs, scope, own });
       metrics.prefetchServed.inc({ result: served === 'prefetch-hit' ? 'hit' : served === 'prefetch-wait' ? 'wait' : 'miss' });
       if (served) {
         log.cache = served;
@@ -166,7 +169,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
     }
     metrics.openStreams.inc();
     try {
-      await serveStream(deps, req, res, { target, upstreamUrl, publicBase, scope });
+      await serveStream(deps, req, res, { target, upstreamUrl, publicBase, scope, own });
     } finally {
       metrics.openStreams.dec();
     }
@@ -181,7 +184,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
         : nextRequestId(),
       route: 'unknown',
     };
-    res.setHeader('x-request-id', log.id);
+    const own: Readonly<OutgoingHttpHeaders> = { 'x-request-id': log.id, ...corsFor(req.headers.origin) };
     // 'close' follows a finished response and an aborted one alike, so hang-ups are logged and counted too.
     res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -194,9 +197,9 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       if (status >= 500) logger.warn(line, 'request failed');
       else logger.debug(line, 'request');
     });
-    route(req, res, log).catch((err: unknown) => {
+    route(req, res, log, own).catch((err: unknown) => {
       const bodyPhase = res.headersSent; // upstream answered; it failed while streaming the body
-      const http = sendError(res, err);
+      const http = sendError(res, err, own);
       log.error = http.code;
       if (http.status >= 500 && http.code !== 'CLIENT_GONE') {
         // Failures of the upstream request itself are counted where it is made (upstream-metrics.ts).

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -33,6 +33,8 @@ export interface StreamRequest {
   upstreamUrl: string;
   publicBase: string;
   scope: CacheScope;
+  /** Headers every reply carries (X-Request-Id, CORS), sent in the same writeHead (respond.ts#setHeaders). */
+  own: Readonly<OutgoingHttpHeaders>;
 }
 
 const PLAYLIST_TYPE = /mpegurl/i;
@@ -91,11 +93,11 @@ export async function serveStream(deps: StreamDeps, req: IncomingMessage, res: S
       const buf = await readLimited(up.body, headerValue(up.headers, 'content-encoding'), config.limits.playlistBytes, abort.signal);
       const body = buf.toString('utf8');
       if (looksLikePlaylist(contentType, body.slice(0, 64))) {
-        await sendRewritten(renderer, { body, finalUrl: up.finalUrl, requestUrl: r.upstreamUrl, target: r.target, publicBase: r.publicBase, head, scope: r.scope }, res);
+        await sendRewritten(renderer, { body, finalUrl: up.finalUrl, requestUrl: r.upstreamUrl, target: r.target, publicBase: r.publicBase, head, scope: r.scope, own: r.own }, res);
         return;
       }
       // Declared a playlist but is not one: pass the bytes on as they came.
-      const headers = { ...clientResponseHeaders(up.headers), 'content-length': String(buf.length) };
+      const headers = { ...r.own, ...clientResponseHeaders(up.headers), 'content-length': String(buf.length) };
       delete headers['content-encoding']; // readLimited decompressed it
       res.writeHead(up.status, scoped(headers, r.scope));
       res.end(buf);
@@ -104,6 +106,7 @@ export async function serveStream(deps: StreamDeps, req: IncomingMessage, res: S
   }
 
   res.writeHead(up.status, scoped({
+    ...r.own,
     ...clientResponseHeaders(up.headers),
     'x-content-type-options': 'nosniff',
     // nginx in front buffers playlists but must stream media as it arrives (nginx/hls-proxy-location.conf).
