@@ -44,8 +44,8 @@ export interface PlaylistRequest {
  * (issue #3 §3: at most one origin fetch per playlist per freshness window, and no staler than it).
  * The copy repeats the `Age` it was made with, so its Age is up to 2 s low. hls.js reads Age only for
  * LL-HLS tune-in (base-playlist-controller, with CAN-BLOCK-RELOAD), and an LL-HLS playlist stays fresh for
- * half its PART-TARGET (cache/freshness.ts), so it is kept only if PART-TARGET is 4 s or more. `private` replies
- * (security/access.ts) never get it: the cache cannot see who asked.
+ * half its PART-TARGET (cache/freshness.ts), so it is kept only if PART-TARGET is 4 s or more.
+ * `private` replies (security/access.ts) never get it: the cache cannot see who asked.
  */
 export const FRONT_CACHE_MIN_FRESH_S = 2;
 
