@@ -5,6 +5,7 @@
  * then streams a 1.5 MB segment in 4 s rounds, printing MB/s, CPU µs per request and the old-space
  * mark-compacts of each round. Run: node --import tsx bench/segment-after-playlists.ts [--fresh]
  * (--fresh skips the playlist phases, for comparison). The GC trace is left in the temp directory printed.
+ * GC_LEAD_NODE_ARGS="--max-semi-space-size=16" adds Node.js flags to the sidecar.
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -31,7 +32,8 @@ const origin = await startOriginNginx(dir);
 const port = await freePort();
 const traceFile = path.join(dir, 'gc.log');
 const trace = fs.openSync(traceFile, 'w');
-const proc = spawn(process.execPath, ['--trace-gc', 'dist/src/cli.js', '--port', String(port), '--bind', '127.0.0.1', '--log-level', 'warn', '--allow-upstream', '127.0.0.1'],
+const nodeArgs = (process.env.GC_LEAD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const proc = spawn(process.execPath, ['--trace-gc', ...nodeArgs, 'dist/src/cli.js', '--port', String(port), '--bind', '127.0.0.1', '--log-level', 'warn', '--allow-upstream', '127.0.0.1'],
   { cwd: ROOT, stdio: ['ignore', trace, 'inherit'] });
 try {
   await waitForPort(port, 20_000);
