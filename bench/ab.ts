@@ -31,7 +31,7 @@ import { startOriginNginx } from './nginx-servers.js';
 import { cpuSeconds, median } from './stats.js';
 import { runStreamLoad } from './stream-load.js';
 import { startSubject, type Subject, type SubjectContext } from './subjects.js';
-import type { SubjectName } from './settings.js';
+import { frontCacheFromEnv, type SubjectName } from './settings.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const env = process.env;
@@ -64,7 +64,7 @@ try {
       throw new Error('base: set AB_BASE_DIR to another checkout with dist/ built');
     }
     const rootDir = isBase ? path.resolve(env.AB_BASE_DIR!) : ROOT;
-    const ctx: SubjectContext = { rootDir, originUrl: origin.url, originPid: origin.nginx.process.pid, runner: 'dist', nodeArgs: env.AB_NODE_ARGS?.split(' ').filter(Boolean) ?? [], frontCache: !/^(0|off|false|no)$/i.test(env.BENCH_FRONT_CACHE ?? '') };
+    const ctx: SubjectContext = { rootDir, originUrl: origin.url, originPid: origin.nginx.process.pid, runner: 'dist', nodeArgs: env.AB_NODE_ARGS?.split(' ').filter(Boolean) ?? [], frontCache: frontCacheFromEnv() };
     subjects.set(name, await startSubject(kind, ctx));
   }
   const measure = async (name: string, secs: number): Promise<{ value: number; cpuUs: number }> => {

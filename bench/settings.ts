@@ -50,6 +50,9 @@ function list(name: string, fallback: string): string[] {
   return (process.env[name] ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/** BENCH_FRONT_CACHE: on unless 0/off/false/no (read by the full bench and by bench:ab). */
+export const frontCacheFromEnv = (): boolean => !/^(0|off|false|no)$/i.test(process.env.BENCH_FRONT_CACHE ?? '');
+
 export function readSettings(rootDir: string): BenchSettings {
   const quick = /^(1|true|yes)$/i.test(process.env.BENCH_QUICK ?? '');
   const subjects = list('BENCH_SUBJECTS', ALL_SUBJECTS.join(','));
@@ -77,7 +80,7 @@ export function readSettings(rootDir: string): BenchSettings {
     subjects: subjects as SubjectName[],
     runner,
     sidecarArgs: (process.env.BENCH_SIDECAR_ARGS ?? '').split(/\s+/).filter(Boolean),
-    frontCache: !/^(0|off|false|no)$/i.test(process.env.BENCH_FRONT_CACHE ?? ''),
+    frontCache: frontCacheFromEnv(),
     nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
     reference: !/^(0|false|no)$/i.test(process.env.BENCH_REFERENCE ?? ''),
     resultsDir: process.env.BENCH_RESULTS_DIR ?? `${rootDir}/bench/results`,

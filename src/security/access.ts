@@ -33,8 +33,6 @@ export interface AccessRequest {
   query: string;
 }
 
-export type { CacheScope };
-
 export interface AccessControl {
   /** Throws ProxyError FORBIDDEN / BAD_SIGNATURE / UNAUTHORIZED; returns the reply's scope when it may proceed. */
   check(req: AccessRequest): CacheScope;
