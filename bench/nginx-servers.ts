@@ -98,9 +98,9 @@ export async function startFrontNginx(repoRoot: string, upstreamPorts: number[],
     const upstream = upstreamTpl
       .replace(/^\s*server\s+[^;]+;\s*$/gm, '')
       .replace(/(upstream\s+hls_sidecar\s*\{)/, `$1\n${servers}`)
-      .replace(/(proxy_cache_path\s+)\S+/, '$1__PREFIX__/hls-cache');
+      .replace(/(proxy_cache_path\s+)\S+\/([^/\s]+)/g, '$1__PREFIX__/$2');
     let location = locationTpl.replace(/\$host;/g, '$http_host;');
-    if (!frontCache) location = location.replace(/proxy_cache\s+hls_sidecar_playlists;/, 'proxy_cache off;');
+    if (!frontCache) location = location.replace(/proxy_cache\s+hls_sidecar_\w+;/g, 'proxy_cache off;');
     // sendfile and tcp_nopush as the http {} of Debian's nginx.conf sets them (the templates are included
     // into that http {}): nginx sends micro-cache copies with sendfile, and the template turns tcp_nopush off
     // for them (hls-proxy-location.conf says why).

@@ -6,6 +6,7 @@ import { scoped, upstreamRequestHeaders, type CacheScope } from '../upstream/hea
 import type { Upstream } from '../upstream/client.js';
 import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { Target } from '../url-codec.js';
+import { playlistFrontExpires } from './front-cache.js';
 import type { Renderer } from './render-playlist.js';
 
 /**
@@ -35,19 +36,6 @@ export interface PlaylistRequest {
   /** Headers every reply carries (X-Request-Id, CORS), sent in the same writeHead (respond.ts#setHeaders). */
   own: Readonly<OutgoingHttpHeaders>;
 }
-
-/**
- * The front server's micro-cache (nginx/hls-proxy-location.conf): nginx keeps a playlist reply that carries
- * `X-Accel-Expires: 1` for one second, and only such replies. nginx counts whole seconds and keeps the copy
- * while that second lasts, so a copy can be served up to 2 s after it was made; only a reply that stays
- * fresh that long gets the header, so nginx never serves a playlist the proxy would already refetch
- * (issue #3 §3: at most one origin fetch per playlist per freshness window, and no staler than it).
- * The copy repeats the `Age` it was made with, so its Age is up to 2 s low. hls.js reads Age only for
- * LL-HLS tune-in (base-playlist-controller, with CAN-BLOCK-RELOAD), and an LL-HLS playlist stays fresh for
- * half its PART-TARGET (cache/freshness.ts), so it is kept only if PART-TARGET is 4 s or more.
- * `private` replies (security/access.ts) never get it: the cache cannot see who asked.
- */
-export const FRONT_CACHE_MIN_FRESH_S = 2;
 
 /** The cache key: upstream URL plus what the token carries. Nothing from the viewer's headers (issue #3 §2). */
 export function playlistKey(upstreamUrl: string, target: Target): string {
@@ -88,7 +76,8 @@ export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, re
     'x-hls-sidecar-cache': result.toUpperCase(),
     'x-content-type-options': 'nosniff',
   };
-  if (req.scope === 'public' && maxAge >= FRONT_CACHE_MIN_FRESH_S) headers['x-accel-expires'] = '1';
+  const frontExpires = playlistFrontExpires(req.scope, maxAge);
+  if (frontExpires) headers['x-accel-expires'] = frontExpires;
   // Added, not spread in first: V8 built `{ ...own, ...eight more }` slowly (10% of the cached path's CPU).
   res.writeHead(200, Object.assign(scoped(headers, req.scope), req.own));
   res.end(req.head ? undefined : buf);

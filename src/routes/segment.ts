@@ -9,6 +9,7 @@ import { readLimited } from '../upstream/body.js';
 import { discard, type Upstream } from '../upstream/client.js';
 import { clientResponseHeaders, headerValue, scoped, upstreamRequestHeaders, type CacheScope } from '../upstream/headers.js';
 import type { Target } from '../url-codec.js';
+import { segmentFrontExpires } from './front-cache.js';
 import { sendRewritten } from './manifest.js';
 import type { Renderer } from './render-playlist.js';
 
@@ -105,13 +106,13 @@ export async function serveStream(deps: StreamDeps, req: IncomingMessage, res: S
     }
   }
 
-  res.writeHead(up.status, scoped({
-    ...r.own,
-    ...clientResponseHeaders(up.headers),
-    'x-content-type-options': 'nosniff',
-    // nginx in front buffers playlists but must stream media as it arrives (nginx/hls-proxy-location.conf).
-    'x-accel-buffering': 'no',
-  }, r.scope));
+  const headers: OutgoingHttpHeaders = { ...r.own, ...clientResponseHeaders(up.headers), 'x-content-type-options': 'nosniff' };
+  const frontExpires = segmentFrontExpires(r.scope, up.status, up.headers);
+  // nginx in front keeps a marked reply in its segment cache, which needs the reply buffered (nginx caches
+  // nothing it was told to stream); everything else it must stream as it arrives (nginx/hls-proxy-location.conf).
+  if (frontExpires) headers['x-accel-expires'] = frontExpires;
+  else headers['x-accel-buffering'] = 'no';
+  res.writeHead(up.status, scoped(headers, r.scope));
   if (head || up.status === 304 || up.status === 204) {
     discard(up.body);
     res.end();

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { load as loadYaml } from 'js-yaml';
 import { Agent, request } from 'undici';
-import { ROOT, composeEnvironment, loopbackListenRows, readRepoFile as read, substitute } from '../support/deploy-kit.js';
+import { ROOT, cacheDirRows, composeEnvironment, loopbackListenRows, readRepoFile as read, substitute } from '../support/deploy-kit.js';
 import { ffmpegPlay } from '../support/ffmpeg-client.js';
 import { getFixtures, type Fixtures } from '../support/hls-fixtures.js';
 import { startNginx, type Nginx } from '../support/nginx.js';
@@ -85,7 +85,7 @@ describe('deployment rehearsal (issue #6): templates and compose topology run fo
         ['server 127.0.0.1:8081 ', `server 127.0.0.1:${b.port} `],
         // Two replicas in this rehearsal, not the template's three.
         ['    server 127.0.0.1:8082 max_fails=3 fail_timeout=10s;\n', ''],
-        ['/var/cache/nginx-hls-sidecar', path.join(tmp, 'nginx-cache')],
+        ...cacheDirRows(path.join(tmp, 'nginx-cache')),
       ], 'upstream.conf');
       const location = read('nginx/hls-proxy-location.conf');
       [tlsPort, redirectPort] = [await freePort(), await freePort()];
@@ -209,7 +209,7 @@ describe('deployment rehearsal (issue #6): templates and compose topology run fo
         ...loopbackListenRows([['listen 443 ssl http2;', tlsPort], ['listen 127.0.0.1:8081;', healthPort]]),
         ['/etc/nginx/certs/dev.crt', cert],
         ['/etc/nginx/certs/dev.key', key],
-        ['/var/cache/nginx-hls-sidecar', path.join(tmp, 'compose-nginx-cache')],
+        ...cacheDirRows(path.join(tmp, 'compose-nginx-cache')),
       ], 'compose-nginx.conf');
       nginx = await startNginx({ conf, port: tlsPort });
     });

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import AjvModule from 'ajv';
 import { load as loadYaml } from 'js-yaml';
-import { OPTION_BY_ENV, ROOT, optionDefault as defaultOf, readRepoFile as read, seconds, substitute, validEnvValue } from '../support/deploy-kit.js';
+import { OPTION_BY_ENV, ROOT, cacheDirRows, optionDefault as defaultOf, readRepoFile as read, seconds, substitute, validEnvValue } from '../support/deploy-kit.js';
 import { evaluateIisRules, findNginx, parseNginx, parseXml, xmlPath, type NginxDirective } from '../support/deploy-parsers.js';
 import { nginxTest, wrapNginxConf } from '../support/nginx.js';
 import { freePort } from '../support/ports.js';
@@ -50,12 +50,11 @@ describe('deployment templates (issue #6)', function () {
         await copyFile(path.join(ROOT, 'nginx', f), path.join(prefix, 'hls-sidecar', f));
       }
       // nginx -t creates the cache directory: in the prefix, not in /var/cache.
-      await writeFile(path.join(prefix, 'hls-sidecar', 'upstream.conf'), substitute(read('nginx/upstream.conf'), [cacheRow(prefix)], 'upstream.conf'));
+      await writeFile(path.join(prefix, 'hls-sidecar', 'upstream.conf'), substitute(read('nginx/upstream.conf'), cacheDirRows(path.join(prefix, 'cache')), 'upstream.conf'));
       const conf = path.join(prefix, 'nginx.conf');
       await writeFile(conf, wrapNginxConf(body, prefix));
       return nginxTest(conf, { prefixDir: prefix });
     }
-    const cacheRow = (prefix: string): [string, string] => ['/var/cache/nginx-hls-sidecar', path.join(prefix, 'cache')];
     // nginx -t loads certificates and binds the listen sockets (EADDRINUSE is tolerated, EACCES is not), so
     // privileged ports move to loopback ephemeral ones (IPv6 listeners too: CI may have no IPv6), and the
     // certificate paths point at the throwaway pair. Nothing else in a template changes.
@@ -70,7 +69,7 @@ describe('deployment templates (issue #6)', function () {
         ['/etc/ssl/certs/media.example.com.fullchain.pem', cert], ['/etc/ssl/private/media.example.com.key', key],
       ], 'example-server.conf')],
       ['deploy/compose-nginx.conf', async () => substitute(read('deploy/compose-nginx.conf'), [
-        ...(await listenTable(['listen 443 ssl http2;'])), cacheRow(path.join(tmp, 'deploy-compose-nginx-conf')),
+        ...(await listenTable(['listen 443 ssl http2;'])), ...cacheDirRows(path.join(tmp, 'deploy-compose-nginx-conf', 'cache')),
         ['/etc/nginx/certs/dev.crt', cert], ['/etc/nginx/certs/dev.key', key],
       ], 'compose-nginx.conf')],
     ];
@@ -118,32 +117,45 @@ describe('deployment templates (issue #6)', function () {
       expect(metrics?.block?.map((d) => `${d.name} ${d.args.join(' ')}`)).to.include('deny all');
     });
 
-    it('playlists alone go through the micro-cache, keyed by everything the public base is made of (compose in step)', () => {
-      const zoneOf = (tree: NginxDirective[]): string | undefined =>
-        findNginx(tree, 'proxy_cache_path').flatMap((d) => d.args).find((a) => a.startsWith('keys_zone='))?.split(/[=:]/)[1];
+    it('the front cache: playlists and segments in their own zones, kept only on X-Accel-Expires, Range around it (compose in step)', () => {
+      const zones = (tree: NginxDirective[]): string[] =>
+        findNginx(tree, 'proxy_cache_path').flatMap((d) => d.args).filter((a) => a.startsWith('keys_zone=')).map((a) => a.split(/[=:]/)[1]!);
+      const composeTree = parseNginx(read('deploy/compose-nginx.conf'));
       const pairs: Array<[string, NginxDirective[], NginxDirective]> = [
         ['nginx/', parseNginx(read('nginx/upstream.conf')), location!],
-        ['compose', parseNginx(read('deploy/compose-nginx.conf')), findNginx(parseNginx(read('deploy/compose-nginx.conf')), 'location').find((d) => d.args[0] === '/hls-proxy/')!],
+        ['compose', composeTree, findNginx(composeTree, 'location').find((d) => d.args[0] === '/hls-proxy/')!],
       ];
       for (const [name, httpLevel, loc] of pairs) {
-        // Segments must not be in a cached location: nginx would drop Range and the validators upstream.
-        expect(directive(loc, 'proxy_cache'), `${name}: outer location`).to.deep.equal(['off']);
-        const nested = findNginx(loc.block ?? [], 'location').filter((d) => d.args[0] === '~');
-        expect(nested.map((d) => d.args[1]), name).to.deep.equal(['\\.m3u8$']);
-        const cached = nested[0]!;
-        expect(directive(cached, 'proxy_cache'), name).to.deep.equal([zoneOf(httpLevel)]);
-        expect(directive(cached, 'proxy_ignore_headers'), name).to.have.members(['Cache-Control', 'Expires']);
-        expect(directive(cached, 'proxy_cache_min_uses'), `${name}: no file write for a URL asked once`).to.deep.equal(['2']);
-        expect(directive(cached, 'proxy_cache_lock'), `${name}: no lock (500 ms polling)`).to.equal(undefined);
-        expect(directive(cached, 'proxy_cache_valid'), `${name}: only X-Accel-Expires decides`).to.equal(undefined);
-        const key = directive(cached, 'proxy_cache_key')?.[0] ?? '';
+        expect(zones(httpLevel), `${name}: zones declared`).to.have.members(['hls_sidecar_playlists', 'hls_sidecar_segments']);
+        // Segments, keys, init sections (and every route without X-Accel-Expires, which is never kept).
+        expect(directive(loc, 'proxy_cache'), `${name}: outer location`).to.deep.equal(['hls_sidecar_segments']);
+        expect(directive(loc, 'proxy_ignore_headers'), name).to.have.members(['Cache-Control', 'Expires']);
+        expect(directive(loc, 'proxy_cache_min_uses'), `${name}: no file write for a URL asked once`).to.deep.equal(['2']);
+        expect(directive(loc, 'proxy_cache_lock'), `${name}: no lock (500 ms polling)`).to.equal(undefined);
+        expect(directive(loc, 'proxy_cache_valid'), `${name}: only X-Accel-Expires decides`).to.equal(undefined);
+        expect(directive(loc, 'tcp_nopush'), `${name}: copies not held corked`).to.deep.equal(['off']);
+        // HEAD stays HEAD (no whole-segment download for it), so the method is part of the key.
+        expect(directive(loc, 'proxy_cache_convert_head'), name).to.deep.equal(['off']);
+        const key = directive(loc, 'proxy_cache_key')?.[0] ?? '';
         const forwarded = Object.values(forwardedHeaders(loc)).join(' ');
-        for (const v of ['$scheme', '$host', '$http_host', '$request_uri']) expect(key, `${name}: key`).to.include(v);
+        for (const v of ['$scheme', '$host', '$http_host', '$request_uri', '$request_method']) expect(key, `${name}: key`).to.include(v);
         for (const v of forwarded.match(/\$\w+/g) ?? []) {
           if (v !== '$proxy_add_x_forwarded_for') expect(key, `${name}: key holds ${v}, sent in X-Forwarded-*`).to.include(v);
         }
-        expect(directive(cached, 'proxy_pass'), name).to.deep.equal(directive(loc, 'proxy_pass'));
-        expect(directive(cached, 'tcp_nopush'), `${name}: copies not held corked`).to.deep.equal(['off']);
+        // A Range request is neither served from nor written to the cache, and reaches the proxy with its
+        // Range; the validators too (nginx drops all four in a caching location unless they are set).
+        expect(directive(loc, 'proxy_cache_bypass'), name).to.deep.equal(['$http_range']);
+        expect(directive(loc, 'proxy_no_cache'), name).to.deep.equal(['$http_range']);
+        const sent = Object.fromEntries((loc.block ?? []).filter((d) => d.name === 'proxy_set_header').map((d) => [d.args[0]!.toLowerCase(), d.args[1]]));
+        for (const h of ['range', 'if-range', 'if-none-match', 'if-modified-since']) {
+          expect(sent[h], `${name}: proxy_set_header ${h}`).to.equal(`$http_${h.replace(/-/g, '_')}`);
+        }
+        // Playlists: the same settings, their own zone; nothing else differs.
+        const nested = findNginx(loc.block ?? [], 'location').filter((d) => d.args[0] === '~');
+        expect(nested.map((d) => d.args[1]), name).to.deep.equal(['\\.m3u8$']);
+        expect(nested[0]!.block?.map((d) => d.name), `${name}: playlist location`).to.have.members(['proxy_pass', 'proxy_cache']);
+        expect(directive(nested[0]!, 'proxy_cache'), name).to.deep.equal(['hls_sidecar_playlists']);
+        expect(directive(nested[0]!, 'proxy_pass'), name).to.deep.equal(directive(loc, 'proxy_pass'));
       }
     });
 

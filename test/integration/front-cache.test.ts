@@ -10,11 +10,12 @@
  * Templates are used as shipped except for the rows of the substitution tables (support/deploy-kit.ts).
  */
 import { expect } from 'chai';
-import { mkdtemp, rm } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
-import { readRepoFile as read, substitute } from '../support/deploy-kit.js';
+import { cacheDirRows, readRepoFile as read, substitute } from '../support/deploy-kit.js';
 import { getFixtures, type Fixtures } from '../support/hls-fixtures.js';
 import { startNginx, type Nginx } from '../support/nginx.js';
 import { startOrigin, type Origin } from '../support/origin.js';
@@ -49,7 +50,7 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
       ['server 127.0.0.1:8080 ', `server 127.0.0.1:${replica.port} `],
       ['    server 127.0.0.1:8081 max_fails=3 fail_timeout=10s;\n', ''],
       ['    server 127.0.0.1:8082 max_fails=3 fail_timeout=10s;\n', ''],
-      ['/var/cache/nginx-hls-sidecar', path.join(tmp, `cache-${fronts.length}`)],
+      ...cacheDirRows(path.join(tmp, `cache-${fronts.length}`)),
     ], 'upstream.conf');
     const nginx = await startNginx({ conf: `${upstream}\nserver {\n    listen 127.0.0.1:{{PORT}};\n${read('nginx/hls-proxy-location.conf')}\n}\n` });
     const front = { nginx, replica, close: async () => { await nginx.close(); await replica.stop(); } };
@@ -65,6 +66,11 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
     const seen = await get(url, headers);
     expect(seen.status, seen.body).to.be.oneOf([200, 401, 404]);
     return seen;
+  }
+
+  async function getBytes(url: string, headers: Record<string, string> = {}): Promise<{ status: number; id: string; headers: IncomingHttpHeaders; body: Buffer }> {
+    const res = await request(url, { headers: { host: 'media.example.com', ...headers } });
+    return { status: res.statusCode, id: String(res.headers['x-request-id']), headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
   }
 
   async function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
@@ -122,23 +128,6 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
       expect(b.body).to.include('http://b.example/hls-proxy/').and.not.include('a.example');
     });
 
-    it('keeps segments out of the cache: Range still reaches the replica and comes back 206', async () => {
-      const playlist = await get(master);
-      const media = local(front, playlist.body.split('\n').find((l) => l.startsWith('http://'))!);
-      const mediaText = (await get(media)).body;
-      const segment = local(front, mediaText.split('\n').find((l) => l.startsWith('http://') && !l.includes('.m3u8'))!);
-      const res = await request(segment, { headers: { host: 'media.example.com', range: 'bytes=10-109' } });
-      expect(res.statusCode).to.equal(206);
-      expect(res.headers['content-range']).to.match(/^bytes 10-109\/\d+$/);
-      expect((await res.body.arrayBuffer()).byteLength).to.equal(100);
-      await settle(segment);
-      const twice = await request(segment, { headers: { host: 'media.example.com' } });
-      await twice.body.dump();
-      const once = await request(segment, { headers: { host: 'media.example.com' } });
-      await once.body.dump();
-      expect(once.headers['x-request-id'], 'segments are never copies').to.not.equal(twice.headers['x-request-id']);
-    });
-
     it('does not keep a reply whose errors the client should see again (an upstream 404)', async () => {
       const missing = hlsdUrl(`${front.nginx.url}/hls-proxy`, `${origin.url}/no-such-playlist.m3u8`);
       await settle(missing);
@@ -177,5 +166,105 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
     expect(signed.status, signed.body).to.equal(200);
     expect(signed.cacheControl).to.match(/^max-age=\d+$/);
     expect(signedAgain.id).to.equal(signed.id);
+  });
+
+  describe('segments, keys and init sections', function () {
+    let front: Front;
+    let file: Buffer;
+    const segmentPath = (): string => `/${fixtures.paths.vodFirstSegment}`;
+    const url = (p: string, f: Front = front): string => hlsdUrl(`${f.nginx.url}/hls-proxy`, `${origin.url}${p}`, 'ts');
+    before(async () => {
+      front = await startFront([]);
+      file = await readFile(path.join(fixtures.root, fixtures.paths.vodFirstSegment));
+    });
+    afterEach(() => origin.clearOverrides());
+
+    /** A 188-byte-packet body the origin serves at `p` with `headers` (origin.override). */
+    function serveAt(p: string, headers: Record<string, string>): void {
+      const body = file.subarray(0, 188 * 20);
+      origin.override(p, (_req, res) => {
+        res.writeHead(200, { 'content-type': 'video/mp2t', 'content-length': String(body.length), ...headers });
+        res.end(body);
+      });
+    }
+
+    it('keeps a whole segment for everyone with its URL: copies from the second request on, bytes unchanged, the origin asked once per copy', async () => {
+      const before = origin.countRequests(segmentPath());
+      await settle(url(segmentPath()));
+      const first = await getBytes(url(segmentPath()));
+      const again = await getBytes(url(segmentPath()));
+      expect(first.status).to.equal(200);
+      expect(again.id, 'the third reply is the copy of the second').to.equal(first.id);
+      expect(again.body.equals(file), 'the copy carries the origin bytes').to.equal(true);
+      expect(first.headers['x-accel-expires'], 'nginx keeps the header to itself').to.equal(undefined);
+      expect(origin.countRequests(segmentPath()) - before, 'settle and first reached the origin, the copy did not').to.equal(2);
+    });
+
+    it('passes Range around the cache: 206 with only the range, asked of the origin as a range, even when a copy exists', async () => {
+      await settle(url(segmentPath()));
+      const copy = (await getBytes(url(segmentPath()))).id;
+      expect((await getBytes(url(segmentPath()))).id, 'a copy exists').to.equal(copy);
+      const ranged = await getBytes(url(segmentPath()), { range: 'bytes=10-109' });
+      expect(ranged.status).to.equal(206);
+      expect(ranged.headers['content-range']).to.equal(`bytes 10-109/${file.length}`);
+      expect(ranged.body.equals(file.subarray(10, 110))).to.equal(true);
+      expect(ranged.id, 'not the copy').to.not.equal(copy);
+      expect(origin.log.filter((e) => e.path === segmentPath()).at(-1)?.headers.range).to.equal('bytes=10-109');
+    });
+
+    it('keeps validators working: the origin answers 304 while nginx holds no copy, nginx itself once it does', async () => {
+      const p = `/${fixtures.paths.fmp4Init}`;
+      const first = await getBytes(url(p));
+      const etag = String(first.headers.etag);
+      const viaOrigin = await getBytes(url(p), { 'if-none-match': etag });
+      expect(viaOrigin.status).to.equal(304);
+      expect(origin.log.filter((e) => e.path === p).at(-1)?.headers['if-none-match'], 'the validator reached the origin').to.equal(etag);
+      await settle(url(p));
+      const copy = await getBytes(url(p));
+      const count = origin.countRequests(p);
+      const fromCopy = await getBytes(url(p), { 'if-none-match': etag });
+      expect(fromCopy.status).to.equal(304);
+      expect(origin.countRequests(p), 'answered from the copy').to.equal(count);
+      expect(copy.status).to.equal(200);
+    });
+
+    it('keeps a copy only as long as the origin allows (max-age=1), and never one it keeps from shared caches (private, no-store)', async () => {
+      serveAt('/custom/short.ts', { 'cache-control': 'max-age=1' });
+      serveAt('/custom/private.ts', { 'cache-control': 'private, max-age=600' });
+      serveAt('/custom/no-store.ts', { 'cache-control': 'no-store' });
+      for (const p of ['/custom/private.ts', '/custom/no-store.ts']) {
+        const ids = [];
+        for (let i = 0; i < 3; i++) ids.push((await getBytes(url(p))).id);
+        expect(new Set(ids).size, `${p}: every reply from a replica`).to.equal(3);
+      }
+      await settle(url('/custom/short.ts'));
+      const first = await getBytes(url('/custom/short.ts'));
+      expect((await getBytes(url('/custom/short.ts'))).id, 'kept').to.equal(first.id);
+      await sleep(2_100);
+      expect((await getBytes(url('/custom/short.ts'))).id, 'gone after the origin\'s second (the default would be 6 s)').to.not.equal(first.id);
+    });
+
+    it('passes HEAD on as HEAD: no whole segment is downloaded for it', async () => {
+      const p = '/vod/lo/seg000.ts';
+      const res = await request(url(p), { method: 'HEAD', headers: { host: 'media.example.com' } });
+      await res.body.dump();
+      expect(res.statusCode).to.equal(200);
+      expect(origin.log.filter((e) => e.path === p).map((e) => e.method)).to.deep.equal(['HEAD']);
+    });
+
+    it('never keeps a segment let through by a password (private): a viewer without it gets 401, not the copy', async () => {
+      const locked = await startFront(['--acl-pass', 'open-sesame']);
+      const p = '/vod/lo/seg001.ts';
+      const withPassword = { 'x-hls-sidecar-password': 'open-sesame' };
+      const ids = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await getBytes(url(p, locked), withPassword);
+        expect(r.status).to.equal(200);
+        expect(String(r.headers['cache-control'])).to.match(/^private\b/);
+        ids.push(r.id);
+      }
+      expect(new Set(ids).size, 'every reply from a replica').to.equal(3);
+      expect((await getBytes(url(p, locked))).status).to.equal(401);
+    });
   });
 });

@@ -27,6 +27,16 @@ export function validEnvValue(envVar: string, value: string): boolean {
 }
 
 /**
+ * Rows that move the front caches' directories (nginx/upstream.conf, deploy/compose-nginx.conf) to `dir`
+ * and `dir`-segments, siblings as in /var/cache: nginx creates them (not their parent), even for
+ * `nginx -t`, and tests never touch /var/cache.
+ */
+export const cacheDirRows = (dir: string): Array<[string, string]> => [
+  ['/var/cache/nginx-hls-sidecar-segments ', `${dir}-segments `],
+  ['/var/cache/nginx-hls-sidecar ', `${dir} `],
+];
+
+/**
  * Applies [from, to] string replacements, each of which must occur exactly once in the template: the
  * table is the complete list of edits between the file as shipped and the file a validator sees.
  */
