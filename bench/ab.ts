@@ -67,7 +67,7 @@ try {
     const ctx: SubjectContext = { rootDir, originUrl: origin.url, originPid: origin.nginx.process.pid, runner: 'dist', nodeArgs: env.AB_NODE_ARGS?.split(' ').filter(Boolean) ?? [], frontCache: frontCacheFromEnv() };
     subjects.set(name, await startSubject(kind, ctx));
   }
-  const measure = async (name: string, secs: number): Promise<{ value: number; cpuUs: number }> => {
+  const measure = async (name: string, secs: number): Promise<{ value: number; cpuUs: number; p50: number }> => {
     const s = subjects.get(name)!;
     const url = s.url(file);
     const cpu0 = cpuSeconds(s.cpuPids());
@@ -79,15 +79,15 @@ try {
           ...(mode === 'miss' ? { uniqueQuery: () => `u=${++unique}` } : {}),
         });
     if (r.errors || r.non2xx) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
-    return { value: mode === 'segment' ? r.bytesPerSec / 1e6 : r.rps, cpuUs: ((cpuSeconds(s.cpuPids()) - cpu0) / r.ok) * 1e6 };
+    return { value: mode === 'segment' ? r.bytesPerSec / 1e6 : r.rps, cpuUs: ((cpuSeconds(s.cpuPids()) - cpu0) / r.ok) * 1e6, p50: r.p50 };
   };
   for (const name of names) await measure(name, 1); // warm-up, not recorded
-  const runs = new Map<string, Array<{ value: number; cpuUs: number }>>(names.map((n) => [n, []]));
+  const runs = new Map<string, Array<{ value: number; cpuUs: number; p50: number }>>(names.map((n) => [n, []]));
   for (let i = 0; i < rounds; i++) {
     for (const name of i % 2 ? [...names].reverse() : names) {
       const r = await measure(name, seconds);
       runs.get(name)!.push(r);
-      console.log(`${name.padEnd(12)} ${mode} round ${i + 1}: ${r.value.toFixed(0)} ${mode === 'segment' ? 'MB/s' : 'rps'}, ${r.cpuUs.toFixed(1)} µs CPU/req`);
+      console.log(`${name.padEnd(12)} ${mode} round ${i + 1}: ${r.value.toFixed(0)} ${mode === 'segment' ? 'MB/s' : 'rps'}, ${r.cpuUs.toFixed(1)} µs CPU/req, p50 ${r.p50.toFixed(2)} ms`);
     }
   }
   for (const name of names) {

@@ -133,7 +133,7 @@ describe('deployment templates (issue #6)', function () {
         expect(directive(loc, 'proxy_cache_min_uses'), `${name}: no file write for a URL asked once`).to.deep.equal(['2']);
         expect(directive(loc, 'proxy_cache_lock'), `${name}: no lock (500 ms polling)`).to.equal(undefined);
         expect(directive(loc, 'proxy_cache_valid'), `${name}: only X-Accel-Expires decides`).to.equal(undefined);
-        expect(directive(loc, 'tcp_nopush'), `${name}: copies not held corked`).to.deep.equal(['off']);
+        expect(directive(loc, 'tcp_nopush'), `${name}: segment copies sent corked, in full packets`).to.deep.equal(['on']);
         // HEAD stays HEAD (no whole-segment download for it), so the method is part of the key.
         expect(directive(loc, 'proxy_cache_convert_head'), name).to.deep.equal(['off']);
         const key = directive(loc, 'proxy_cache_key')?.[0] ?? '';
@@ -150,11 +150,12 @@ describe('deployment templates (issue #6)', function () {
         for (const h of ['range', 'if-range', 'if-none-match', 'if-modified-since']) {
           expect(sent[h], `${name}: proxy_set_header ${h}`).to.equal(`$http_${h.replace(/-/g, '_')}`);
         }
-        // Playlists: the same settings, their own zone; nothing else differs.
+        // Playlists: the same settings, their own zone, not corked; nothing else differs.
         const nested = findNginx(loc.block ?? [], 'location').filter((d) => d.args[0] === '~');
         expect(nested.map((d) => d.args[1]), name).to.deep.equal(['\\.m3u8$']);
-        expect(nested[0]!.block?.map((d) => d.name), `${name}: playlist location`).to.have.members(['proxy_pass', 'proxy_cache']);
+        expect(nested[0]!.block?.map((d) => d.name), `${name}: playlist location`).to.have.members(['proxy_pass', 'proxy_cache', 'tcp_nopush']);
         expect(directive(nested[0]!, 'proxy_cache'), name).to.deep.equal(['hls_sidecar_playlists']);
+        expect(directive(nested[0]!, 'tcp_nopush'), `${name}: small copies not held corked`).to.deep.equal(['off']);
         expect(directive(nested[0]!, 'proxy_pass'), name).to.deep.equal(directive(loc, 'proxy_pass'));
       }
     });
