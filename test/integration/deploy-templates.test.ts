@@ -144,10 +144,14 @@ describe('deployment templates (issue #6)', function () {
         }
         // A Range request is neither served from nor written to the cache, and reaches the proxy with its
         // Range; the validators too (nginx drops all four in a caching location unless they are set).
-        expect(directive(loc, 'proxy_cache_bypass'), name).to.deep.equal(['$http_range']);
-        expect(directive(loc, 'proxy_no_cache'), name).to.deep.equal(['$http_range']);
+        // `bytes=0-` (ffmpeg's whole-body range) counts as no range: $hls_sidecar_range is empty for it.
+        const rangeMap = findNginx(httpLevel, 'map').find((d) => d.args.join(' ') === '$http_range $hls_sidecar_range');
+        expect(rangeMap?.block?.map((d) => [d.name, ...d.args]), `${name}: map`).to.deep.equal([['default', '$http_range'], ['bytes=0-', '']]);
+        expect(directive(loc, 'proxy_cache_bypass'), name).to.deep.equal(['$hls_sidecar_range']);
+        expect(directive(loc, 'proxy_no_cache'), name).to.deep.equal(['$hls_sidecar_range']);
         const sent = Object.fromEntries((loc.block ?? []).filter((d) => d.name === 'proxy_set_header').map((d) => [d.args[0]!.toLowerCase(), d.args[1]]));
-        for (const h of ['range', 'if-range', 'if-none-match', 'if-modified-since']) {
+        expect(sent.range, `${name}: proxy_set_header Range`).to.equal('$hls_sidecar_range');
+        for (const h of ['if-range', 'if-none-match', 'if-modified-since']) {
           expect(sent[h], `${name}: proxy_set_header ${h}`).to.equal(`$http_${h.replace(/-/g, '_')}`);
         }
         // Playlists: the same settings, their own zone, not corked; nothing else differs.

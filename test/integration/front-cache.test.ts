@@ -212,6 +212,19 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
       expect(origin.log.filter((e) => e.path === segmentPath()).at(-1)?.headers.range).to.equal('bytes=10-109');
     });
 
+    it("counts ffmpeg's `Range: bytes=0-` as a whole-body request: it shares the copy, and the origin is asked for no range", async () => {
+      const p = '/vod/hi/seg001.ts';
+      const whole = { range: 'bytes=0-' };
+      await settle(url(p), whole);
+      const first = await getBytes(url(p), whole);
+      const again = await getBytes(url(p), whole);
+      expect(first.status).to.be.oneOf([200, 206]);
+      expect(again.status).to.equal(206);
+      expect(again.id, 'the copy').to.equal(first.id);
+      expect(again.body.equals(await readFile(path.join(fixtures.root, p))), 'the whole body').to.equal(true);
+      expect(origin.log.filter((e) => e.path === p).map((e) => e.headers.range)).to.deep.equal([undefined, undefined]);
+    });
+
     it('keeps validators working: the origin answers 304 while nginx holds no copy, nginx itself once it does', async () => {
       const p = `/${fixtures.paths.fmp4Init}`;
       const first = await getBytes(url(p));
