@@ -15,7 +15,7 @@
  *                            miss (the 10-segment playlist under a new query each request: every one a miss)
  *   AB_ROUNDS=4  AB_SECONDS=4  AB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   (for sidecars)
  *   AB_FORWARDED=1           send the X-Forwarded-* headers nginx would (playlist modes)
- *   BENCH_FRONT_CACHE=off    redis subjects without the templates' playlist micro-cache in nginx
+ *   BENCH_FRONT_CACHE=off    redis subjects without the templates' front caches (playlists, segments) in nginx
  *
  * Example: git worktree add ../base HEAD~1 && (cd ../base && npm ci && npm run build) &&
  *          npm run build && AB_BASE_DIR=../base AB_MODE=small npm run bench:ab

@@ -29,7 +29,7 @@ export interface BenchSettings {
   runner: 'dist' | 'tsx';
   /** Extra hls-sidecar flags (BENCH_SIDECAR_ARGS, split on spaces), e.g. `--log-level info`. */
   sidecarArgs: string[];
-  /** BENCH_FRONT_CACHE=off: the Redis subject's nginx without the templates' playlist micro-cache. */
+  /** BENCH_FRONT_CACHE=off: the Redis subject's nginx without the templates' front caches (playlists, segments). */
   frontCache: boolean;
   nodeArgs: string[];
   /** Measure nginx as a plain reverse proxy and a bare Node.js streaming proxy next to direct

@@ -43,7 +43,7 @@ export interface SubjectContext {
   sidecarArgs?: string[];
   /** Extra Node.js flags for every hls-sidecar process (e.g. --cpu-prof for a flame graph). */
   nodeArgs?: string[];
-  /** The front nginx's playlist micro-cache, as the templates ship it (default on; off to measure the replicas). */
+  /** The front nginx's caches (playlists, segments), as the templates ship them (default on; off to measure the replicas). */
   frontCache?: boolean;
 }
 
@@ -138,7 +138,7 @@ export async function sidecarRedisSubject(ctx: SubjectContext): Promise<Subject>
   const redisPids = findPids(['redis-server', `:${redis.port}`]);
   return {
     name: 'sidecar-redis',
-    label: `hls-sidecar ×2, Redis cache, behind nginx (${prefix ? `the shipped nginx/ templates${ctx.frontCache === false ? ', micro-cache off' : ''}` : 'minimal config'}; ${ctx.runner})`,
+    label: `hls-sidecar ×2, Redis cache, behind nginx (${prefix ? `the shipped nginx/ templates${ctx.frontCache === false ? ', front cache off' : ''}` : 'minimal config'}; ${ctx.runner})`,
     url: proxied(`${front.url}${prefix}`, ctx.originUrl),
     pids: () => replicas.map((r) => r.proc.pid),
     cpuPids: () => [...replicas.map((r) => r.proc.pid), ...childPids(front!.process.pid), ...redisPids],

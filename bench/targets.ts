@@ -51,7 +51,10 @@ export function evaluateTargets(r: BenchResults): TargetRow[] {
     const nodeRatio = ratio(ref?.['node-pipe']?.mbps, ref?.direct?.mbps);
     const yardstick = (Number.isFinite(refRatio) ? `; nginx proxy_pass reaches ${fmt(refRatio)}×` : '') +
       (Number.isFinite(nodeRatio) ? `, a bare Node.js proxy ${fmt(nodeRatio)}×` : '');
-    rows.push({ target: `${short}: 1.5 MB segment ≥ 0.8× direct MB/s`, measured: `${fmt(seg)}× (${fmt(lm.segment?.[name]?.mbps ?? NaN, 0)} MB/s${yardstick})`, verdict: check(seg, (v) => v >= 0.8) });
+    // Behind the shipped templates, repeated requests for one segment are nginx's copies (front cache), not
+    // streams through a replica; the streaming figure of the proxy itself is the mem subject's.
+    const how = name === 'sidecar-redis' && r.meta.settings.frontCache ? "; copies from the templates' nginx segment cache" : yardstick;
+    rows.push({ target: `${short}: 1.5 MB segment ≥ 0.8× direct MB/s`, measured: `${fmt(seg)}× (${fmt(lm.segment?.[name]?.mbps ?? NaN, 0)} MB/s${how})`, verdict: check(seg, (v) => v >= 0.8) });
 
     const range = r.range[name];
     rows.push({
