@@ -5,7 +5,8 @@
  * then streams a 1.5 MB segment in 4 s rounds, printing MB/s, CPU µs per request and the old-space
  * mark-compacts of each round. Run: node --import tsx bench/segment-after-playlists.ts [--fresh]
  * (--fresh skips the playlist phases, for comparison). The GC trace is left in the temp directory printed.
- * GC_LEAD_NODE_ARGS="--max-semi-space-size=16" adds Node.js flags to the sidecar.
+ * GC_LEAD_NODE_ARGS="--max-semi-space-size=16" adds Node.js flags to the sidecar. GC_LEAD_IDLE_MS=10000
+ * leaves the sidecar idle before each round, as the full bench does while it measures the other subjects.
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -45,7 +46,9 @@ try {
     console.log(`phase 40k playlist: ${(await runLoad({ url: url('m40k.m3u8'), seconds: 16, connections: 10 })).ok} requests`);
   }
   const markCompacts = (): number => (fs.readFileSync(traceFile, 'utf8').match(/Mark-Compact/g) ?? []).length;
+  const idleMs = Number(process.env.GC_LEAD_IDLE_MS ?? 0);
   for (let round = 1; round <= 6; round++) {
+    if (idleMs > 0) await new Promise((r) => setTimeout(r, idleMs));
     const [mc0, cpu0] = [markCompacts(), cpuSeconds([proc.pid!])];
     const r = await runStreamLoad({ url: url('seg.ts'), seconds: 4, connections: 10 });
     const cpuUs = ((cpuSeconds([proc.pid!]) - cpu0) / r.ok) * 1e6;
