@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import type { AddressInfo } from 'node:net';
+import v8 from 'node:v8';
 import yargs, { type Options } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseConfig, ConfigError, type Config } from './config.js';
@@ -10,6 +11,7 @@ import { startupReport } from './observability/startup-report.js';
 import { createApp, type App } from './server.js';
 import { createSigner } from './signing.js';
 import { encodeTarget, extensionFor } from './url-codec.js';
+import { v8Tuning } from './v8-tuning.js';
 
 /**
  * The only module that reads argv and the environment, and the only one that exits. Flags > env
@@ -69,6 +71,8 @@ function hostPort(address: AddressInfo): string {
 }
 
 async function serve(config: Config): Promise<void> {
+  // Read by V8 whenever it sets the next heap limit, so it applies from here on (v8-tuning.ts says why).
+  for (const flag of v8Tuning(process.execArgv)) v8.setFlagsFromString(flag);
   let app: App;
   let address: AddressInfo;
   try {
