@@ -28,14 +28,15 @@ export function playlistFrontExpires(scope: CacheScope, maxAgeS: number): string
 /**
  * Segments, keys and init sections without freshness from the origin: kept 6 s. Long enough for a live
  * channel's viewers, who each find a new segment within one target duration of each other, to share one
- * copy; short enough that no origin following RFC 8216 can have put other bytes at the URL meanwhile. A
+ * copy; short enough that an origin following RFC 8216 cannot have put other bytes at the URL meanwhile. A
  * live playlist must span three target durations (RFC 8216 §6.2.2: "The server MUST NOT remove a Media
  * Segment from a Playlist file without an EXT-X-ENDLIST tag if that would produce a Playlist whose
  * duration is less than three times the target duration"), and after removal "the corresponding Media
  * Segment MUST remain available to clients for a period of time equal to the duration of the segment plus
  * the duration of the longest Playlist file distributed by the server containing that segment" (ibid.).
- * A URL reused for new media (cameras that cycle segment names) is therefore unchanged for well over 6 s
- * after a viewer could first ask for it, with any target duration of 1 s or more.
+ * So even a URL reused for new media (cameras that cycle segment names) keeps its bytes for about five
+ * target durations after it first appears: with the usual targets of 2 s and more, a copy made while the
+ * segment is near the live edge, where viewers ask for it, never outlives them.
  */
 export const SEGMENT_FRONT_DEFAULT_S = 6;
 /** The longest an origin's own freshness (max-age, s-maxage, Expires) keeps a copy in the front cache. */
