@@ -47,7 +47,10 @@ export async function startOriginNginx(root: string): Promise<BenchOrigin> {
   ${TYPES}
   location /live/ {
     access_log __PREFIX__/live.log combined;
-    add_header Cache-Control "no-cache";
+    # Live playlists change every target duration; live segments never change (as a packager serves them).
+    location ~ \.m3u8$ {
+      add_header Cache-Control "no-cache";
+    }
   }
   location = /big/file-20m.bin {
     access_log __PREFIX__/range.log combined;
