@@ -47,6 +47,7 @@ export const OPTIONS = {
   'redis-timeout': { type: 'number', default: 250, group: 'Cache', describe: 'ms a Redis command may take before the proxy goes straight upstream' },
   'cache-max-entries': { type: 'number', default: 2000, group: 'Cache', describe: 'playlists kept by the in-process cache' },
   'cache-max-bytes': { type: 'number', default: 256 * MiB, group: 'Cache', describe: 'playlist text kept in process (the memory cache, or the local layer in front of Redis)' },
+  'segment-cache-max-bytes': { type: 'number', default: 64 * MiB, group: 'Cache', describe: 'segments kept in process for the viewers who ask for the same one (live fan-out without a front cache); 0 turns it off' },
   'cache-live-ttl-max': { type: 'number', default: 6000, group: 'Cache', describe: 'ms upper bound of a live playlist freshness (half its target duration)' },
   'cache-live-ttl-min': { type: 'number', default: 200, group: 'Cache', describe: 'ms lower bound of a live playlist freshness' },
   'cache-master-ttl': { type: 'number', default: 10000, group: 'Cache', describe: 'ms a multivariant playlist stays fresh' },

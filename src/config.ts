@@ -54,6 +54,8 @@ export interface Config {
   timeouts: { connectMs: number; headersMs: number; bodyMs: number; playlistMs: number };
   limits: { playlistBytes: number; urlLength: number; headerBytes: number; redirects: number };
   cache: CacheConfig;
+  /** Segments held in process for viewers of the same one (cache/segment-cache.ts); maxBytes 0 = off. */
+  segmentCache: { maxBytes: number };
   upstreamHeaders: UpstreamHeaderConfig;
   security: {
     allowUpstream: readonly string[];
@@ -196,6 +198,7 @@ export function parseConfig(raw: Raw): Config {
       headerBytes: num(raw, 'max-header-size', 1024),
       redirects: num(raw, 'max-redirects', 0, 20),
     },
+    segmentCache: { maxBytes: num(raw, 'segment-cache-max-bytes', 0) },
     cache: {
       redisUrl,
       redisKeyPrefix: str(raw, 'redis-key-prefix') ?? 'hls-sidecar:',

@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createPlaylistCache } from './cache/create-cache.js';
+import { createSegmentCache } from './cache/segment-cache.js';
 import type { PlaylistCache } from './cache/types.js';
 import type { Config } from './config.js';
 import { createHookRunner, loadHooks, type HlsdHooks, type HookRunner } from './hooks.js';
@@ -130,10 +131,11 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const onPoolError = (err: unknown) => logger.warn({ err }, 'render worker unavailable; rewriting big playlists on the main thread');
   const renderer = createRenderer(config, { signer, pool, onPoolError, ...(hasHooks ? { hooks } : {}) });
   let shuttingDown = false;
+  const segmentCache = config.segmentCache.maxBytes > 0 ? createSegmentCache({ maxBytes: config.segmentCache.maxBytes, clock }) : undefined;
 
   const handle = createHandler({
     config, upstream, cache, renderer, access, logger, metrics, clock, isShuttingDown: () => shuttingDown,
-    ...(hasHooks ? { hooks } : {}), prefetch, assets: createPlayerAssets(),
+    ...(hasHooks ? { hooks } : {}), prefetch, segmentCache, assets: createPlayerAssets(),
   });
   // Draining (close()): a keep-alive connection must not outlive its last response, or the process waits
   // keepAliveTimeout per idle client before it can exit. RFC 9112 §9.6: a server that is closing sends
@@ -200,6 +202,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       await closed;
       clearTimeout(timer);
       prefetch?.close();
+      segmentCache?.close();
       const metricsClosed = metricsServer
         ? new Promise<void>((resolve) => {
             metricsServer!.close(() => resolve());

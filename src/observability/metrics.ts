@@ -18,6 +18,7 @@ export interface Metrics {
   openStreams: Gauge<string>;
   prefetchEvents: Counter<'event'>;
   prefetchServed: Counter<'result'>;
+  segmentCacheServed: Counter<'result'>;
   /** The label value to use for an upstream host. */
   hostLabel(host: string): string;
   /** One finished request: `requests` and `duration` through cached label children (see below). */
@@ -137,6 +138,12 @@ export function createMetrics(cache: PlaylistCache, sources: MetricSources = {})
     prefetchServed: new Counter({
       name: 'hls_sidecar_prefetch_served_total',
       help: 'segment requests answered from the prefetch store (hit: ready; wait: waited for the download)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    segmentCacheServed: new Counter({
+      name: 'hls_sidecar_segment_cache_total',
+      help: 'segment requests looked up in the in-process segment cache (hit: kept copy; wait: waited for the copy being made; miss: went upstream)',
       labelNames: ['result'],
       registers: [registry],
     }),

@@ -22,8 +22,11 @@ export interface StoredSegment {
 export interface Slot {
   /** Aborted when the entry is evicted, expired or the store is cleared: stop downloading. */
   readonly signal: AbortSignal;
-  /** Stores the body; false when the entry was evicted meanwhile or the body is over the byte bound. */
-  fill(segment: StoredSegment): boolean;
+  /**
+   * Stores the body, kept `ttlMs` (default: the store's); false when the entry was evicted meanwhile or the
+   * body is over the byte bound.
+   */
+  fill(segment: StoredSegment, ttlMs?: number): boolean;
   /** Drops the pending entry; its waiters go upstream. */
   fail(): void;
 }
@@ -114,7 +117,7 @@ export function createSegmentStore(opts: StoreOptions): SegmentStore {
       pending++;
       return {
         signal: e.abort.signal,
-        fill(segment) {
+        fill(segment, ttlMs = opts.ttlMs) {
           if (entries.get(key) !== e || e.segment) return false;
           const size = segment.body.length;
           if (size > opts.maxBytes) {
@@ -126,7 +129,7 @@ export function createSegmentStore(opts: StoreOptions): SegmentStore {
           }
           e.segment = segment;
           e.bytes = size;
-          e.expiresAt = opts.clock() + opts.ttlMs;
+          e.expiresAt = opts.clock() + ttlMs;
           bytes += size;
           pending--;
           const waiters = [...e.waiters];

@@ -69,17 +69,26 @@ function originFreshness(h: UpstreamHeaders): number | undefined {
 }
 
 /**
- * `X-Accel-Expires` for a streamed reply, or undefined to keep it out of the front cache: only a whole
- * 200 body of a known, bounded length, for everyone with the URL, that the origin does not forbid shared
- * caches to keep. A 206 is never kept: nginx passes Range requests around its cache (the templates'
- * proxy_cache_bypass), so only the range moves.
+ * How long a shared cache may keep a streamed reply, in whole seconds, or undefined to keep it nowhere:
+ * only a whole 200 body of a known, bounded length that the origin does not forbid shared caches to keep.
+ * Used by the front cache (below) and by the proxy's own segment cache (cache/segment-cache.ts).
  */
-export function segmentFrontExpires(scope: CacheScope, status: number, upstream: UpstreamHeaders): string | undefined {
-  if (scope !== 'public' || status !== 200) return undefined;
-  if (upstream['set-cookie'] !== undefined || one(upstream.vary)?.includes('*')) return undefined;
+export function sharedFreshness(status: number, upstream: UpstreamHeaders, maxBytes = SEGMENT_FRONT_MAX_BYTES): number | undefined {
+  if (status !== 200 || upstream['set-cookie'] !== undefined || one(upstream.vary)?.includes('*')) return undefined;
   const length = Number(one(upstream['content-length']));
-  if (!Number.isInteger(length) || length < 0 || length > SEGMENT_FRONT_MAX_BYTES) return undefined;
+  if (!Number.isInteger(length) || length < 0 || length > maxBytes) return undefined;
   const fresh = originFreshness(upstream);
   const seconds = fresh === undefined ? SEGMENT_FRONT_DEFAULT_S : Math.min(fresh, SEGMENT_FRONT_MAX_S);
-  return seconds >= 1 ? String(seconds) : undefined;
+  return seconds >= 1 ? seconds : undefined;
+}
+
+/**
+ * `X-Accel-Expires` for a streamed reply, or undefined to keep it out of the front cache: a reply any
+ * viewer with the URL may have, for its shared freshness. A 206 is never kept: nginx passes Range
+ * requests around its cache (the templates' proxy_cache_bypass), so only the range moves.
+ */
+export function segmentFrontExpires(scope: CacheScope, status: number, upstream: UpstreamHeaders): string | undefined {
+  if (scope !== 'public') return undefined;
+  const seconds = sharedFreshness(status, upstream);
+  return seconds === undefined ? undefined : String(seconds);
 }

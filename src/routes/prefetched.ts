@@ -1,11 +1,11 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ProxyError } from '../errors.js';
-import type { Prefetcher } from '../prefetch/prefetcher.js';
-import type { StoredSegment } from '../prefetch/segment-store.js';
+import type { Lookup, StoredSegment } from '../prefetch/segment-store.js';
 import { scoped, type CacheScope } from '../upstream/headers.js';
 
 /**
- * A segment request answered from the prefetch store (hlsd --prefetch). Returns what happened, or undefined
+ * A segment request answered from a store of segments: the prefetch store (hlsd --prefetch) or the
+ * proxy's own segment cache. Returns what happened, or undefined
  * when the request must go upstream as usual: nothing stored, the download failed or took longer than
  * `waitMs`, or the request is conditional (RFC 9110 §13: validators are the upstream's to evaluate).
  *
@@ -15,6 +15,20 @@ import { scoped, type CacheScope } from '../upstream/headers.js';
  */
 
 export type PrefetchResult = 'prefetch-hit' | 'prefetch-wait';
+
+/** What `X-HLS-Sidecar-Cache` says for a stored segment answered at once, and after waiting for it. */
+export interface StoreTags {
+  hit: string;
+  wait: string;
+}
+const PREFETCH_TAGS: StoreTags = { hit: 'PREFETCH', wait: 'PREFETCH-WAIT' };
+/** The same answers from the proxy's own segment cache (cache/segment-cache.ts). */
+export const SEGMENT_CACHE_TAGS: StoreTags = { hit: 'HIT', wait: 'COALESCED' };
+
+/** Where stored segments are looked up: the prefetcher, or the segment cache. */
+export interface SegmentSource {
+  lookup(url: string, referer: string | undefined): Lookup | undefined;
+}
 
 type Range = { start: number; end: number } | 'full' | 'upstream';
 
@@ -34,8 +48,8 @@ function range(header: string | undefined, size: number): Range {
   return { start, end };
 }
 
-function send(res: ServerResponse, seg: StoredSegment, r: Exclude<Range, 'upstream'>, how: PrefetchResult, scope: CacheScope, own: Readonly<OutgoingHttpHeaders>): void {
-  const headers = { ...own, ...scoped(seg.headers, scope), 'x-content-type-options': 'nosniff', 'x-hls-sidecar-cache': how === 'prefetch-hit' ? 'PREFETCH' : 'PREFETCH-WAIT' };
+function send(res: ServerResponse, seg: StoredSegment, r: Exclude<Range, 'upstream'>, tag: string, scope: CacheScope, own: Readonly<OutgoingHttpHeaders>): void {
+  const headers = { ...own, ...scoped(seg.headers, scope), 'x-content-type-options': 'nosniff', 'x-hls-sidecar-cache': tag };
   if (r === 'full') {
     res.writeHead(200, headers);
     res.end(seg.body);
@@ -51,10 +65,11 @@ function send(res: ServerResponse, seg: StoredSegment, r: Exclude<Range, 'upstre
 }
 
 export async function servePrefetched(
-  prefetch: Prefetcher,
+  prefetch: SegmentSource,
   req: IncomingMessage,
   res: ServerResponse,
   r: { url: string; referer: string | undefined; waitMs: number; scope: CacheScope; own: Readonly<OutgoingHttpHeaders> },
+  tags: StoreTags = PREFETCH_TAGS,
 ): Promise<PrefetchResult | undefined> {
   if (req.method !== 'GET') return undefined;
   const h = req.headers;
@@ -81,6 +96,6 @@ export async function servePrefetched(
   }
   const want = range(typeof h.range === 'string' ? h.range : undefined, seg.body.length);
   if (want === 'upstream') return undefined;
-  send(res, seg, want, how, r.scope, r.own);
+  send(res, seg, want, how === 'prefetch-hit' ? tags.hit : tags.wait, r.scope, r.own);
   return how;
 }

@@ -12,12 +12,13 @@ import { abbreviate, type Logger } from '../observability/logger.js';
 import { createRequestIds } from '../observability/request-id.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Prefetcher } from '../prefetch/prefetcher.js';
+import type { SegmentCache } from '../cache/segment-cache.js';
 import type { Upstream } from '../upstream/client.js';
 import { mergeQuery } from '../url-codec.js';
 import { serveHealth, serveMetrics, serveReady } from './health.js';
 import { servePlaylist } from './manifest.js';
 import { servePlayerAsset, servePlayerPage, type PlayerAssets } from './player.js';
-import { servePrefetched } from './prefetched.js';
+import { SEGMENT_CACHE_TAGS, servePrefetched } from './prefetched.js';
 import type { Renderer } from './render-playlist.js';
 import { answerPreflight, createCors, sendError, setHeaders } from './respond.js';
 import { createRouteMatcher } from './route-match.js';
@@ -43,6 +44,8 @@ export interface AppDeps {
   hooks?: HookRunner;
   /** hlsd --prefetch; absent = off. */
   prefetch?: Prefetcher | undefined;
+  /** --segment-cache-max-bytes; absent = off. */
+  segmentCache?: SegmentCache | undefined;
   /** Player page assets (`_/player`, `_/assets/*`); absent = those routes answer 404. */
   assets?: PlayerAssets;
 }
@@ -165,6 +168,14 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
       metrics.prefetchServed.inc({ result: served === 'prefetch-hit' ? 'hit' : served === 'prefetch-wait' ? 'wait' : 'miss' });
       if (served) {
         log.cache = served;
+        return;
+      }
+    }
+    if (deps.segmentCache) {
+      const served = await servePrefetched(deps.segmentCache, req, res, { url: upstreamUrl, referer: target.referer, waitMs: config.timeouts.bodyMs, scope, own }, SEGMENT_CACHE_TAGS);
+      metrics.segmentCacheServed.inc({ result: served === 'prefetch-hit' ? 'hit' : served === 'prefetch-wait' ? 'wait' : 'miss' });
+      if (served) {
+        log.cache = served === 'prefetch-hit' ? 'segment-hit' : 'segment-wait';
         return;
       }
     }

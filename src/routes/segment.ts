@@ -1,15 +1,17 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { Config } from '../config.js';
 import { ProxyError } from '../errors.js';
 import { looksLikePlaylist } from '../manifest/detect.js';
 import { readLimited } from '../upstream/body.js';
-import { discard, type Upstream } from '../upstream/client.js';
+import { discard, type Upstream, type UpstreamResponse } from '../upstream/client.js';
 import { clientResponseHeaders, headerValue, scoped, upstreamRequestHeaders, type CacheScope } from '../upstream/headers.js';
 import type { Target } from '../url-codec.js';
-import { segmentFrontExpires } from './front-cache.js';
+import type { SegmentCache } from '../cache/segment-cache.js';
+import type { Slot } from '../prefetch/segment-store.js';
+import { segmentFrontExpires, sharedFreshness } from './front-cache.js';
 import { sendRewritten } from './manifest.js';
 import type { Renderer } from './render-playlist.js';
 
@@ -27,6 +29,8 @@ export interface StreamDeps {
   config: Config;
   upstream: Upstream;
   renderer: Renderer;
+  /** --segment-cache-max-bytes: the proxy's own copies of segments many viewers ask for; absent = off. */
+  segmentCache?: SegmentCache | undefined;
 }
 
 export interface StreamRequest {
@@ -118,11 +122,57 @@ export async function serveStream(deps: StreamDeps, req: IncomingMessage, res: S
     res.end();
     return;
   }
+  const slot = claimCopy(deps, req, r, up);
   try {
+    if (slot) await streamAndKeep(up, res, slot);
     // pipeline respects backpressure: a slow client slows the upstream read instead of filling memory.
-    await pipeline(up.body, res);
+    else await pipeline(up.body, res);
   } catch (err) {
     if (abort.signal.aborted) throw new ProxyError('CLIENT_GONE', { cause: err });
     throw err;
   }
+}
+
+/**
+ * A slot in the segment cache for this response, when it may be kept (front-cache.ts#sharedFreshness) and
+ * is the second request for the URL in a while (cache/segment-cache.ts). Never for a request whose own
+ * credentials went upstream (--forward-cookies, --forward-authorization): the body may be theirs alone.
+ * Nor when the origin says the body varies with request headers (`Vary`): the copy is keyed by URL only.
+ */
+function claimCopy(deps: StreamDeps, req: IncomingMessage, r: StreamRequest, up: UpstreamResponse): { slot: Slot; ttlMs: number } | undefined {
+  const cache = deps.segmentCache;
+  if (!cache || req.headers.range !== undefined || up.headers.vary !== undefined) return undefined;
+  const { forwardCookies, forwardAuthorization } = deps.config.upstreamHeaders;
+  if ((forwardCookies && req.headers.cookie) || (forwardAuthorization && req.headers.authorization)) return undefined;
+  const seconds = sharedFreshness(up.status, up.headers, cache.maxEntryBytes);
+  if (seconds === undefined) return undefined;
+  const slot = cache.claim(r.upstreamUrl, r.target.referer);
+  return slot ? { slot, ttlMs: seconds * 1000 } : undefined;
+}
+
+/**
+ * The response that makes the copy: read from upstream at the upstream's pace, not this viewer's, since
+ * others wait for the copy (the body is bounded by the cache's entry limit, so holding what this viewer has
+ * not taken yet is bounded too). The copy is kept once the whole declared body has arrived.
+ */
+async function streamAndKeep(up: UpstreamResponse, res: ServerResponse, copy: { slot: Slot; ttlMs: number }): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of up.body) {
+      const buf = chunk as Buffer;
+      chunks.push(buf);
+      size += buf.length;
+      if (!res.destroyed) res.write(buf);
+    }
+  } catch (err) {
+    copy.slot.fail();
+    throw err;
+  }
+  const body = Buffer.concat(chunks, size);
+  if (String(body.length) === headerValue(up.headers, 'content-length')) {
+    copy.slot.fill({ headers: { ...clientResponseHeaders(up.headers), 'content-length': String(body.length) }, body }, copy.ttlMs);
+  } else copy.slot.fail();
+  res.end();
+  await finished(res);
 }

@@ -173,8 +173,11 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
     let file: Buffer;
     const segmentPath = (): string => `/${fixtures.paths.vodFirstSegment}`;
     const url = (p: string, f: Front = front): string => hlsdUrl(`${f.nginx.url}/hls-proxy`, `${origin.url}${p}`, 'ts');
+    // The replicas' own segment cache is off here, so what reaches the origin is nginx's doing alone
+    // (the replicas' cache has its own tests: segment-cache.test.ts).
+    const NO_REPLICA_COPIES = ['--segment-cache-max-bytes', '0'];
     before(async () => {
-      front = await startFront([]);
+      front = await startFront(NO_REPLICA_COPIES);
       file = await readFile(path.join(fixtures.root, fixtures.paths.vodFirstSegment));
     });
     afterEach(() => origin.clearOverrides());
@@ -266,7 +269,7 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
     });
 
     it('never keeps a segment let through by a password (private): a viewer without it gets 401, not the copy', async () => {
-      const locked = await startFront(['--acl-pass', 'open-sesame']);
+      const locked = await startFront(['--acl-pass', 'open-sesame', ...NO_REPLICA_COPIES]);
       const p = '/vod/lo/seg001.ts';
       const withPassword = { 'x-hls-sidecar-password': 'open-sesame' };
       const ids = [];
