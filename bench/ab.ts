@@ -14,6 +14,7 @@
  *   AB_MODE=segment          segment (1.5 MB, MB/s) | master | small | m900 (cached playlists, rps) |
  *                            miss (the 10-segment playlist under a new query each request: every one a miss)
  *   AB_ROUNDS=4  AB_SECONDS=4  AB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   (for sidecars)
+ *   AB_SIDECAR_ARGS="--segment-cache-max-bytes 0"   hls-sidecar flags (this one: stream every segment)
  *   AB_FORWARDED=1           send the X-Forwarded-* headers nginx would (playlist modes)
  *   BENCH_FRONT_CACHE=off    redis subjects without the templates' front caches (playlists, segments) in nginx
  *
@@ -64,7 +65,10 @@ try {
       throw new Error('base: set AB_BASE_DIR to another checkout with dist/ built');
     }
     const rootDir = isBase ? path.resolve(env.AB_BASE_DIR!) : ROOT;
-    const ctx: SubjectContext = { rootDir, originUrl: origin.url, originPid: origin.nginx.process.pid, runner: 'dist', nodeArgs: env.AB_NODE_ARGS?.split(' ').filter(Boolean) ?? [], frontCache: frontCacheFromEnv() };
+    const ctx: SubjectContext = {
+      rootDir, originUrl: origin.url, originPid: origin.nginx.process.pid, runner: 'dist', frontCache: frontCacheFromEnv(),
+      nodeArgs: env.AB_NODE_ARGS?.split(' ').filter(Boolean) ?? [], sidecarArgs: env.AB_SIDECAR_ARGS?.split(' ').filter(Boolean) ?? [],
+    };
     subjects.set(name, await startSubject(kind, ctx));
   }
   const measure = async (name: string, secs: number): Promise<{ value: number; cpuUs: number; p50: number }> => {

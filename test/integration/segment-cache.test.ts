@@ -41,6 +41,19 @@ describe('segment cache: one origin download for the viewers of the same segment
     return () => origin.countRequests(p);
   }
 
+  /** The whole big segment at `p`; the second download (the one a copy is made from) pauses `ms` midway. */
+  function serveSecondSlowly(p: string, ms: number): () => number {
+    let served = 0;
+    origin.override(p, async (_req, res) => {
+      served++;
+      res.writeHead(200, { 'content-type': 'video/mp2t', 'content-length': String(file.length) });
+      res.write(file.subarray(0, 1000));
+      if (served === 2) await delay(ms);
+      if (!res.destroyed) res.end(file.subarray(1000));
+    });
+    return () => served;
+  }
+
   async function get(p: string, headers: Record<string, string> = {}, via: RunningProxy = proxy) {
     const res = await request(hlsdUrl(via.url, `${origin.url}${p}`, 'ts'), { headers });
     return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
@@ -70,14 +83,7 @@ describe('segment cache: one origin download for the viewers of the same segment
 
   it('makes viewers who ask while the copy is being made wait for it instead of going upstream', async () => {
     const p = '/sc/slow.ts';
-    let served = 0;
-    origin.override(p, async (_req, res) => {
-      served++;
-      res.writeHead(200, { 'content-type': 'video/mp2t', 'content-length': String(file.length) });
-      res.write(file.subarray(0, 1000));
-      await delay(served === 2 ? 400 : 0); // the second download, the one kept, is slow
-      res.end(file.subarray(1000));
-    });
+    const served = serveSecondSlowly(p, 400);
     await get(p);
     const filling = get(p);
     await delay(150);
@@ -88,19 +94,12 @@ describe('segment cache: one origin download for the viewers of the same segment
       expect(w.headers['x-hls-sidecar-cache']).to.equal('COALESCED');
       expect(w.body.equals(file)).to.equal(true);
     }
-    expect(served).to.equal(2);
+    expect(served()).to.equal(2);
   });
 
   it('drops the copy when the viewer making it hangs up: the next request goes upstream and gets it whole', async () => {
     const p = '/sc/hangup.ts';
-    let served = 0;
-    origin.override(p, async (_req, res) => {
-      served++;
-      res.writeHead(200, { 'content-type': 'video/mp2t', 'content-length': String(file.length) });
-      res.write(file.subarray(0, 1000));
-      if (served === 2) await delay(300);
-      if (!res.destroyed) res.end(file.subarray(1000));
-    });
+    const served = serveSecondSlowly(p, 300);
     await get(p);
     const gone = new AbortController();
     const hungUp = request(hlsdUrl(proxy.url, `${origin.url}${p}`, 'ts'), { signal: gone.signal }).then((r) => r.body.dump(), () => undefined);
@@ -111,7 +110,7 @@ describe('segment cache: one origin download for the viewers of the same segment
     expect(next.status).to.equal(200);
     expect(next.body.equals(file)).to.equal(true);
     expect(next.headers['x-hls-sidecar-cache'], 'not a copy').to.equal(undefined);
-    expect(served).to.equal(3);
+    expect(served()).to.equal(3);
   });
 
   it('never keeps what the origin keeps from shared caches, what varies, or what sets a cookie', async () => {
