@@ -64,6 +64,7 @@ export function startupReport(config: Config, facts: StartupFacts): StartupRepor
       aclIp: sec.aclIp ? sec.aclIp.source : 'off',
       aclPass: sec.aclPass.length ? `${sec.aclPass.length} password(s)` : 'off',
     },
+    segmentCache: config.segmentCache.maxBytes > 0 ? `${Math.round(config.segmentCache.maxBytes / 2 ** 20)} MiB` : 'off',
     prefetch: config.prefetch.enabled
       ? { maxSegments: config.prefetch.maxSegments, cacheTimeoutSec: config.prefetch.timeoutSec }
       : 'off',

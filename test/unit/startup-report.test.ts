@@ -32,6 +32,11 @@ describe('startup report', () => {
     });
   }
 
+  it('states the segment cache: its size, or off', () => {
+    expect(startupReport(configFromOptions(SAFE), facts).fields.segmentCache).to.equal('64 MiB');
+    expect(startupReport(configFromOptions({ ...SAFE, 'segment-cache-max-bytes': 0 }), facts).fields.segmentCache).to.equal('off');
+  });
+
   it('unsupported hooks are named', () => {
     const { warnings } = startupReport(configFromOptions(SAFE), { ...facts, unsupportedHooks: ['request_intervals'] });
     expect(warnings).to.deep.equal(['--hooks: request_intervals is not supported and is ignored']);
