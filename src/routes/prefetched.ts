@@ -21,7 +21,7 @@ export interface StoreTags {
   hit: string;
   wait: string;
 }
-const PREFETCH_TAGS: StoreTags = { hit: 'PREFETCH', wait: 'PREFETCH-WAIT' };
+export const PREFETCH_TAGS: StoreTags = { hit: 'PREFETCH', wait: 'PREFETCH-WAIT' };
 /** The same answers from the proxy's own segment cache (cache/segment-cache.ts). */
 export const SEGMENT_CACHE_TAGS: StoreTags = { hit: 'HIT', wait: 'COALESCED' };
 

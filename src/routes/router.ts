@@ -18,7 +18,7 @@ import { mergeQuery } from '../url-codec.js';
 import { serveHealth, serveMetrics, serveReady } from './health.js';
 import { servePlaylist } from './manifest.js';
 import { servePlayerAsset, servePlayerPage, type PlayerAssets } from './player.js';
-import { SEGMENT_CACHE_TAGS, servePrefetched } from './prefetched.js';
+import { PREFETCH_TAGS, SEGMENT_CACHE_TAGS, servePrefetched } from './prefetched.js';
 import type { Renderer } from './render-playlist.js';
 import { answerPreflight, createCors, sendError, setHeaders } from './respond.js';
 import { createRouteMatcher } from './route-match.js';
@@ -163,19 +163,18 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
     countBodyBytes(res, (bytes) => {
       if (bytes > 0) metrics.bytesStreamed.inc(bytes);
     });
-    if (deps.prefetch) {
-      const served = await servePrefetched(deps.prefetch, req, res, { url: upstreamUrl, referer: target.referer, waitMs: config.timeouts.headersMs, scope, own });
-      metrics.prefetchServed.inc({ result: served === 'prefetch-hit' ? 'hit' : served === 'prefetch-wait' ? 'wait' : 'miss' });
+    // Stored copies first: prefetched ones (their download started before anyone asked, so a wait is short),
+    // then the segment cache's (a wait lasts at most one body download).
+    const stores = [
+      deps.prefetch && { source: deps.prefetch, counter: metrics.prefetchServed, waitMs: config.timeouts.headersMs, tags: PREFETCH_TAGS, logAs: 'prefetch' },
+      deps.segmentCache && { source: deps.segmentCache, counter: metrics.segmentCacheServed, waitMs: config.timeouts.bodyMs, tags: SEGMENT_CACHE_TAGS, logAs: 'segment' },
+    ];
+    for (const store of stores) {
+      if (!store) continue;
+      const served = await servePrefetched(store.source, req, res, { url: upstreamUrl, referer: target.referer, waitMs: store.waitMs, scope, own }, store.tags);
+      store.counter.inc({ result: served === 'prefetch-hit' ? 'hit' : served === 'prefetch-wait' ? 'wait' : 'miss' });
       if (served) {
-        log.cache = served;
-        return;
-      }
-    }
-    if (deps.segmentCache) {
-      const served = await servePrefetched(deps.segmentCache, req, res, { url: upstreamUrl, referer: target.referer, waitMs: config.timeouts.bodyMs, scope, own }, SEGMENT_CACHE_TAGS);
-      metrics.segmentCacheServed.inc({ result: served === 'prefetch-hit' ? 'hit' : served === 'prefetch-wait' ? 'wait' : 'miss' });
-      if (served) {
-        log.cache = served === 'prefetch-hit' ? 'segment-hit' : 'segment-wait';
+        log.cache = `${store.logAs}-${served === 'prefetch-hit' ? 'hit' : 'wait'}`;
         return;
       }
     }
