@@ -23,8 +23,8 @@ export interface SegmentCache {
   lookup(url: string, referer: string | undefined): Lookup | undefined;
   /** A slot to fill with this response when it is the second request for the URL in a while; else undefined. */
   claim(url: string, referer: string | undefined): Slot | undefined;
-  /** Bodies larger than this are not kept (they are streamed only). */
-  readonly maxEntryBytes: number;
+  /** The bound on all copies together; a body larger than this is never kept (it is streamed only). */
+  readonly maxBytes: number;
   stats(): StoreStats;
   close(): void;
 }
@@ -67,7 +67,7 @@ export function createSegmentCache(opts: SegmentCacheOptions): SegmentCache {
       if (firstUse.size > FIRST_USES) firstUse.delete(firstUse.keys().next().value as string);
       return undefined;
     },
-    maxEntryBytes: Math.min(opts.maxBytes, 32 * 1024 * 1024),
+    maxBytes: opts.maxBytes,
     stats: () => store.stats(),
     close() {
       clearInterval(sweep);

@@ -41,7 +41,7 @@ export function playlistFrontExpires(scope: CacheScope, maxAgeS: number): string
 export const SEGMENT_FRONT_DEFAULT_S = 6;
 /** The longest an origin's own freshness (max-age, s-maxage, Expires) keeps a copy in the front cache. */
 export const SEGMENT_FRONT_MAX_S = 3600;
-/** Larger bodies (a whole movie as one file, played by byte ranges) are streamed, never written to disk. */
+/** Larger bodies (a whole movie as one file, played by byte ranges) are streamed, never kept by either cache. */
 export const SEGMENT_FRONT_MAX_BYTES = 32 * 1024 * 1024;
 
 type UpstreamHeaders = Record<string, string | string[] | undefined>;
@@ -70,13 +70,14 @@ function originFreshness(h: UpstreamHeaders): number | undefined {
 
 /**
  * How long a shared cache may keep a streamed reply, in whole seconds, or undefined to keep it nowhere:
- * only a whole 200 body of a known, bounded length that the origin does not forbid shared caches to keep.
- * Used by the front cache (below) and by the proxy's own segment cache (cache/segment-cache.ts).
+ * only a whole 200 body of a known length, at most SEGMENT_FRONT_MAX_BYTES and `roomBytes` (a cache's own
+ * bound), that the origin does not forbid shared caches to keep. Used by the front cache (below) and by the
+ * proxy's own segment cache (cache/segment-cache.ts).
  */
-export function sharedFreshness(status: number, upstream: UpstreamHeaders, maxBytes = SEGMENT_FRONT_MAX_BYTES): number | undefined {
+export function sharedFreshness(status: number, upstream: UpstreamHeaders, roomBytes = SEGMENT_FRONT_MAX_BYTES): number | undefined {
   if (status !== 200 || upstream['set-cookie'] !== undefined || one(upstream.vary)?.includes('*')) return undefined;
   const length = Number(one(upstream['content-length']));
-  if (!Number.isInteger(length) || length < 0 || length > maxBytes) return undefined;
+  if (!Number.isInteger(length) || length < 0 || length > Math.min(roomBytes, SEGMENT_FRONT_MAX_BYTES)) return undefined;
   const fresh = originFreshness(upstream);
   const seconds = fresh === undefined ? SEGMENT_FRONT_DEFAULT_S : Math.min(fresh, SEGMENT_FRONT_MAX_S);
   return seconds >= 1 ? seconds : undefined;

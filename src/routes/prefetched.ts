@@ -5,9 +5,9 @@ import { scoped, type CacheScope } from '../upstream/headers.js';
 
 /**
  * A segment request answered from a store of segments: the prefetch store (hlsd --prefetch) or the
- * proxy's own segment cache. Returns what happened, or undefined
- * when the request must go upstream as usual: nothing stored, the download failed or took longer than
- * `waitMs`, or the request is conditional (RFC 9110 §13: validators are the upstream's to evaluate).
+ * proxy's own segment cache. Returns what happened, or undefined when the request must go upstream as
+ * usual: nothing stored, the download failed or took longer than `waitMs`, or the request is conditional
+ * (RFC 9110 §13: validators are the upstream's to evaluate).
  *
  * A single byte range is served from the stored body (RFC 9110 §14.2: "A server MAY ignore the Range header
  * field", but ffmpeg asks `bytes=0-` for everything and players ask ranges for EXT-X-BYTERANGE segments);
@@ -65,7 +65,7 @@ function send(res: ServerResponse, seg: StoredSegment, r: Exclude<Range, 'upstre
 }
 
 export async function servePrefetched(
-  prefetch: SegmentSource,
+  source: SegmentSource,
   req: IncomingMessage,
   res: ServerResponse,
   r: { url: string; referer: string | undefined; waitMs: number; scope: CacheScope; own: Readonly<OutgoingHttpHeaders> },
@@ -74,7 +74,7 @@ export async function servePrefetched(
   if (req.method !== 'GET') return undefined;
   const h = req.headers;
   if (h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined || h['if-range'] !== undefined) return undefined;
-  const found = prefetch.lookup(r.url, r.referer);
+  const found = source.lookup(r.url, r.referer);
   if (!found) return undefined;
 
   let seg: StoredSegment | undefined;

@@ -144,7 +144,7 @@ function claimCopy(deps: StreamDeps, req: IncomingMessage, r: StreamRequest, up:
   if (!cache || req.headers.range !== undefined || up.headers.vary !== undefined) return undefined;
   const { forwardCookies, forwardAuthorization } = deps.config.upstreamHeaders;
   if ((forwardCookies && req.headers.cookie) || (forwardAuthorization && req.headers.authorization)) return undefined;
-  const seconds = sharedFreshness(up.status, up.headers, cache.maxEntryBytes);
+  const seconds = sharedFreshness(up.status, up.headers, cache.maxBytes);
   if (seconds === undefined) return undefined;
   const slot = cache.claim(r.upstreamUrl, r.target.referer);
   return slot ? { slot, ttlMs: seconds * 1000 } : undefined;
@@ -152,8 +152,9 @@ function claimCopy(deps: StreamDeps, req: IncomingMessage, r: StreamRequest, up:
 
 /**
  * The response that makes the copy: read from upstream at the upstream's pace, not this viewer's, since
- * others wait for the copy (the body is bounded by the cache's entry limit, so holding what this viewer has
- * not taken yet is bounded too). The copy is kept once the whole declared body has arrived.
+ * others wait for the copy. The body is bounded (front-cache.ts#sharedFreshness: at most 32 MB and the
+ * cache's own bound), so what this viewer has not taken yet is bounded too. The copy is kept once the
+ * whole declared body has arrived.
  */
 async function streamAndKeep(up: UpstreamResponse, res: ServerResponse, copy: { slot: Slot; ttlMs: number }): Promise<void> {
   const chunks: Buffer[] = [];
