@@ -28,7 +28,7 @@ export interface CorpusPlaylist {
 export interface Content {
   root: string;
   fixtures: Fixtures;
-  /** Large playlists taken from ../shared/corpus/manifests (>= 16 KiB), largest first. */
+  /** Large playlists taken from test/fixtures/conformance (>= 16 KiB), largest first. */
   corpus: CorpusPlaylist[];
   sizes: Record<keyof typeof CONTENT, number | undefined>;
 }

@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   log(`bench: ${settings.quick ? 'QUICK' : 'full'} run, subjects ${settings.subjects.join(', ')}, runner ${settings.runner}`);
 
-  const corpusDir = process.env.BENCH_CORPUS ?? path.resolve(ROOT, '../shared/corpus/manifests');
+  const corpusDir = process.env.BENCH_CORPUS ?? path.resolve(ROOT, 'test/fixtures/conformance');
   const content = await buildContent(corpusDir);
   if (content.corpus.length === 0) notes.push(`no large corpus playlists found under ${corpusDir}`);
   let origin: BenchOrigin | undefined;

@@ -17,7 +17,7 @@
 #   BENCH_RUNNER=dist|tsx    tsx runs src/cli.ts without building;  BENCH_NO_BUILD=1 skips the build
 #   BENCH_SIDECAR_ARGS="--log-level info"   extra hls-sidecar flags (default: --log-level warn, no access log)
 #   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   extra Node.js flags for hls-sidecar (profiling)
-#   BENCH_RESULTS_DIR=bench/results;  BENCH_CORPUS=../shared/corpus/manifests
+#   BENCH_RESULTS_DIR=bench/results;  BENCH_CORPUS=test/fixtures/conformance
 #
 # After a change to the report only: node --import tsx bench/render.ts re-renders latest.md from latest.json.
 set -euo pipefail

@@ -1,5 +1,5 @@
 /**
- * Rewrites every playlist of the shared conformance corpus (../shared/corpus/manifests, third-party parser test
+ * Rewrites every playlist of the conformance corpus (test/fixtures/conformance, third-party parser test
  * fixtures with their LICENSE files) and checks the output line by line with a classifier written independently of
  * src/manifest: each http(s) URI now points at the public base and decodes back to the RFC 3986 resolution of the
  * original; every other byte is unchanged.
@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { resolveReference } from '../../src/manifest/resolve.js';
 import { rewritePlaylist, type UriKind } from '../../src/manifest/rewrite.js';
 
-const CORPUS = fileURLToPath(new URL('../../../shared/corpus/manifests/', import.meta.url));
+const CORPUS = fileURLToPath(new URL('../fixtures/conformance/', import.meta.url));
 const BASE = 'http://origin.test/path/to/playlist.m3u8?tok=a~b%2F=';
 const PUBLIC = 'https://public.test/hls-proxy/';
 
@@ -59,7 +59,7 @@ function expectedUri(ref: string, kind: UriKind, vars: Map<string, string>): { t
   return isHttp(target) ? { text: proxify(target, kind), target } : { text: ref };
 }
 
-describe('manifest conformance: every playlist of the shared corpus', () => {
+describe('manifest conformance: every playlist of the conformance corpus', () => {
   const files = walk(CORPUS).filter((f) => /\.m3u8?$/i.test(f)).sort();
   let checkedUris = 0;
 
