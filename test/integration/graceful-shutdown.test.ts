@@ -8,18 +8,16 @@
  * (backpressure stalls the proxy's pipeline), then reads the rest; no assertion depends on elapsed time.
  */
 import { expect } from 'chai';
-import http, { type IncomingMessage } from 'node:http';
+import http from 'node:http';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
+import { pausedDownload } from '../support/downloads.js';
 import { getFixtures, patternBytes, type Fixtures } from '../support/hls-fixtures.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { hlsdUrl, startProxyProcess, type ProxyProcess } from '../support/proxy.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
-
-/** Bytes received before SIGTERM is sent: enough that the response is well under way, far from its end. */
-const PAUSE_AFTER = 2 * 1024 * 1024;
 
 /** 'refused' once a fresh TCP connect gets ECONNREFUSED; polls while the listener is still closing. */
 async function newConnectionsRefused(port: number, attempts = 200): Promise<string> {
@@ -55,47 +53,6 @@ async function halfSentRequest(port: number, path: string): Promise<{ finish(): 
   };
 }
 
-interface Download {
-  /** Resolves once PAUSE_AFTER bytes arrived; the response is then paused. */
-  paused: Promise<void>;
-  resume(): void;
-  /** The whole body, or the error that cut it short. */
-  done: Promise<{ status: number; body: Buffer; complete: boolean; error?: string }>;
-}
-
-/** GET over a keep-alive agent (as a player would), pausing the read after PAUSE_AFTER bytes. */
-function pausedDownload(url: string, agent: http.Agent): Download {
-  let onPaused!: () => void;
-  let onFailedEarly!: (e: Error) => void;
-  const paused = new Promise<void>((resolve, reject) => { onPaused = resolve; onFailedEarly = reject; });
-  let res: IncomingMessage | undefined;
-  const done = new Promise<{ status: number; body: Buffer; complete: boolean; error?: string }>((resolve) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    let pausedOnce = false;
-    const req = http.get(url, { agent }, (r) => {
-      res = r;
-      r.on('data', (c: Buffer) => {
-        chunks.push(c);
-        received += c.length;
-        if (!pausedOnce && received >= PAUSE_AFTER) {
-          pausedOnce = true;
-          r.pause();
-          onPaused();
-        }
-      });
-      r.on('end', () => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks), complete: r.complete }));
-      r.on('error', (e) => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks), complete: false, error: e.message }));
-      r.on('close', () => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks), complete: r.complete, error: 'closed' }));
-    });
-    req.on('error', (e) => {
-      onFailedEarly(e);
-      resolve({ status: 0, body: Buffer.alloc(0), complete: false, error: e.message });
-    });
-  });
-  done.then(() => onFailedEarly(new Error('download ended before it was paused')));
-  return { paused, resume: () => res?.resume(), done };
-}
 
 describe('graceful shutdown of the CLI process (SIGTERM)', function () {
   this.timeout(40_000);

@@ -66,6 +66,8 @@ export interface Origin {
 
 export interface OriginOptions {
   root: string;
+  /** Address to listen on. Default 127.0.0.1; the container tests listen on the bridge gateway too. */
+  host?: string;
 }
 
 function pathPart(raw: string): string {
@@ -164,7 +166,7 @@ export async function startOrigin(opts: OriginOptions): Promise<Origin> {
   server.on('clientError', (_err, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(0, opts.host ?? '127.0.0.1', resolve);
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('origin: no TCP address');
