@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu machine with Node 20 (README quick start, .ci/run).
 # Installs what the tests need: npm packages, and redis-server, nginx, ffmpeg, chromium, docker-compose (only
-# `docker-compose config`: no engine needed) through apt-get when
+# `docker-compose config`: no engine needed), gettext-base (envsubst, as the nginx image renders the compose
+# template) through apt-get when
 # missing and running as root; otherwise stops naming what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_cmds=(redis-server nginx ffmpeg ffprobe chromium unshare ip openssl docker-compose)
+need_cmds=(redis-server nginx ffmpeg ffprobe chromium unshare ip openssl docker-compose envsubst)
 pkg_for() {
   case "$1" in
     redis-server) echo redis-server ;;
@@ -17,6 +18,7 @@ pkg_for() {
     ip) echo iproute2 ;;
     openssl) echo openssl ;;
     docker-compose) echo docker-compose ;;
+    envsubst) echo gettext-base ;;
   esac
 }
 missing=()

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { load as loadYaml } from 'js-yaml';
 import { Agent, request } from 'undici';
-import { ROOT, cacheDirRows, composeEnvironment, loopbackListenRows, readRepoFile as read, substitute } from '../support/deploy-kit.js';
+import { ROOT, cacheDirRows, composeEnvironment, loopbackListenRows, readRepoFile as read, renderNginxTemplate, substitute } from '../support/deploy-kit.js';
 import { ffmpegPlay } from '../support/ffmpeg-client.js';
 import { getFixtures, type Fixtures } from '../support/hls-fixtures.js';
 import { startNginx, type Nginx } from '../support/nginx.js';
@@ -99,10 +99,9 @@ describe('deployment rehearsal (issue #6): templates and compose topology run fo
         ['include hls-sidecar/upstream.conf;', upstream],
         ['include hls-sidecar/hls-proxy-location.conf;', location],
       ], 'example-server.conf');
-      // An operator's plain-HTTP server {} with the snippet included, for ffmpeg. Its public port is not the
-      // default one, so it makes the edit the snippet documents for that case ("What to change").
-      const plainLocation = substitute(location, [['X-Forwarded-Host $host;', 'X-Forwarded-Host $http_host;']], 'hls-proxy-location.conf');
-      const plain = `server {\n    listen 127.0.0.1:{{PORT}};\n${plainLocation}\n}\n`;
+      // An operator's plain-HTTP server {} with the snippet included as shipped, for ffmpeg, on a
+      // non-default port (which the snippet keeps in rewritten URLs without an edit).
+      const plain = `server {\n    listen 127.0.0.1:{{PORT}};\n${location}\n}\n`;
       nginx = await startNginx({ conf: `${site}\n${plain}` });
     });
     after(async () => {
@@ -170,6 +169,21 @@ describe('deployment rehearsal (issue #6): templates and compose topology run fo
       expect(plain.statusCode).to.equal(301);
       expect(plain.headers.location).to.equal(`https://${PUBLIC_HOST}/hls-proxy/healthz`);
     });
+
+    // Issue #14: as shipped, the snippet wrote https://localhost/hls-proxy/... behind TLS on port 28881
+    // ($host drops the port), so no player could follow a single URI.
+    it('example-server.conf on a non-default TLS port: every rewritten URL keeps the port, with no edit', async () => {
+      for (const host of [`localhost:${tlsPort}`, `${PUBLIC_HOST}:${tlsPort}`]) {
+        const res = await request(hlsdUrl(`https://127.0.0.1:${tlsPort}/hls-proxy`, `${origin.url}/${fixtures.paths.vodMaster}`), {
+          dispatcher: tls,
+          headers: { host },
+        });
+        const uris = playlistUris(await res.body.text());
+        expect(res.statusCode).to.equal(200);
+        expect(uris.length).to.equal(await masterUriCount());
+        for (const u of uris) expect(u.startsWith(`https://${host}/hls-proxy/`), `${host}: ${u}`).to.equal(true);
+      }
+    });
   });
 
   describe('compose rehearsal: docker-compose.yml topology without Docker', function () {
@@ -200,8 +214,9 @@ describe('deployment rehearsal (issue #6): templates and compose topology run fo
       })));
       const [tlsPort, upstreamServers] = [await freePort(), ports.map((p) => `    server 127.0.0.1:${p};`).join('\n')];
       healthPort = await freePort();
-      const conf = substitute(read('deploy/compose-nginx.conf'), [
-        // Docker's DNS answers `proxy` with one address per replica; here an upstream group of that name
+      const rendered = await renderNginxTemplate(read('deploy/compose-nginx.conf'), { HLS_NGINX_RESOLVER: '127.0.0.11' });
+      const conf = substitute(rendered, [
+        // The engine's DNS answers `proxy` with one address per replica; here an upstream group of that name
         // holds them. nginx looks a proxy_pass variable up among upstream groups before asking a resolver,
         // so the location is used as shipped apart from the port, which the group's servers carry.
         ['resolver 127.0.0.11 valid=10s ipv6=off;', `upstream proxy {\n${upstreamServers}\n}`],

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import AjvModule from 'ajv';
 import { load as loadYaml } from 'js-yaml';
-import { OPTION_BY_ENV, ROOT, cacheDirRows, optionDefault as defaultOf, readRepoFile as read, seconds, substitute, validEnvValue } from '../support/deploy-kit.js';
+import { OPTION_BY_ENV, ROOT, cacheDirRows, optionDefault as defaultOf, readRepoFile as read, renderNginxTemplate, seconds, substitute, validEnvValue } from '../support/deploy-kit.js';
 import { evaluateIisRules, findNginx, parseNginx, parseXml, xmlPath, type NginxDirective } from '../support/deploy-parsers.js';
 import { nginxTest, wrapNginxConf } from '../support/nginx.js';
 import { freePort } from '../support/ports.js';
@@ -68,7 +68,7 @@ describe('deployment templates (issue #6)', function () {
         ...(await listenTable(['listen 80;', 'listen [::]:80;', 'listen 443 ssl http2;', 'listen [::]:443 ssl http2;'])),
         ['/etc/ssl/certs/media.example.com.fullchain.pem', cert], ['/etc/ssl/private/media.example.com.key', key],
       ], 'example-server.conf')],
-      ['deploy/compose-nginx.conf', async () => substitute(read('deploy/compose-nginx.conf'), [
+      ['deploy/compose-nginx.conf', async () => substitute(await renderNginxTemplate(read('deploy/compose-nginx.conf'), { HLS_NGINX_RESOLVER: '127.0.0.1' }), [
         ...(await listenTable(['listen 443 ssl http2;'])), ...cacheDirRows(path.join(tmp, 'deploy-compose-nginx-conf', 'cache')),
         ['/etc/nginx/certs/dev.crt', cert], ['/etc/nginx/certs/dev.key', key],
       ], 'compose-nginx.conf')],
@@ -93,7 +93,7 @@ describe('deployment templates (issue #6)', function () {
       expect(location, 'location /hls-proxy/').to.not.equal(undefined);
       expect(forwardedHeaders(location!)).to.deep.equal({
         'X-Forwarded-Proto': '$scheme',
-        'X-Forwarded-Host': '$host',
+        'X-Forwarded-Host': '$http_host',
         'X-Forwarded-Prefix': '/hls-proxy',
         'X-Forwarded-For': '$proxy_add_x_forwarded_for',
         Forwarded: '',
@@ -172,16 +172,17 @@ describe('deployment templates (issue #6)', function () {
       expect(names.indexOf('keepalive')).to.be.greaterThan(names.indexOf('least_conn'));
     });
 
-    it('compose-nginx.conf re-resolves the scaled `proxy` service through Docker DNS with the same headers', () => {
+    it('compose-nginx.conf re-resolves the scaled `proxy` service through the engine\'s DNS with the same headers', () => {
       const tree = parseNginx(read('deploy/compose-nginx.conf'));
-      expect(findNginx(tree, 'resolver')[0]?.args[0]).to.equal('127.0.0.11');
+      // Filled in by the nginx image's entrypoint from deploy/nginx-resolver.envsh (tested below).
+      expect(findNginx(tree, 'resolver')[0]?.args[0]).to.equal('$HLS_NGINX_RESOLVER');
       const loc = findNginx(tree, 'location').find((d) => d.args[0] === '/hls-proxy/')!;
       const server = findNginx(tree, 'server').find((d) => findNginx(d.block ?? [], 'location').includes(loc))!;
       const [variable, target] = directive(server, 'set') ?? [];
       expect(target).to.equal(`proxy:${defaultOf('port')}`);
       expect(directive(loc, 'proxy_pass')).to.deep.equal([`http://${variable}`]);
-      // $http_host keeps the published port (8443) in rewritten playlists.
-      expect(forwardedHeaders(loc)).to.deep.equal({ ...forwardedHeaders(location!), 'X-Forwarded-Host': '$http_host' });
+      // $http_host keeps the published port (8443) in rewritten playlists, as in the snippet.
+      expect(forwardedHeaders(loc)).to.deep.equal(forwardedHeaders(location!));
       // Buffering is kept in step with the snippet (playlists buffered whole, media streamed, no temp file).
       for (const name of ['proxy_buffering', 'proxy_buffer_size', 'proxy_buffers', 'proxy_max_temp_file_size', 'proxy_request_buffering']) {
         expect(directive(loc, name), name).to.deep.equal(directive(location!, name)).and.not.equal(undefined);
@@ -242,7 +243,7 @@ describe('deployment templates (issue #6)', function () {
   });
 
   describe('docker-compose.yml', function () {
-    type Service = Record<string, unknown> & { environment?: Record<string, unknown>; deploy?: { resources?: { limits?: Record<string, unknown> } } };
+    type Service = Record<string, unknown> & { environment?: Record<string, unknown>; tmpfs?: string[]; volumes?: string[]; deploy?: { resources?: { limits?: Record<string, unknown> } } };
     const compose = loadYaml(read('docker-compose.yml')) as { services: Record<string, Service> };
     const proxy = compose.services.proxy!;
 
@@ -286,7 +287,38 @@ describe('deployment templates (issue #6)', function () {
       }
       const drainMs = Number(env.HLS_SIDECAR_SHUTDOWN_TIMEOUT ?? defaultOf('shutdown-timeout'));
       expect(seconds(String(proxy.stop_grace_period)) * 1000).to.be.greaterThan(drainMs);
-      expect(compose.services.nginx?.volumes).to.include('./deploy/compose-nginx.conf:/etc/nginx/conf.d/default.conf:ro');
+      expect(compose.services.nginx?.volumes).to.include('./deploy/compose-nginx.conf:/etc/nginx/templates/default.conf.template:ro');
+      expect(compose.services.nginx?.volumes).to.include('./deploy/nginx-resolver.envsh:/docker-entrypoint.d/16-hls-sidecar-resolver.envsh:ro');
+    });
+
+    it('nginx keeps its caches on tmpfs mounts larger than their max_size, never in the container layer (issue #14)', () => {
+      const mounts = new Map((compose.services.nginx?.tmpfs ?? []).map((t): [string, number] => {
+        const [dir, opts] = t.split(':');
+        return [dir!, Number(/size=(\d+)m/.exec(opts ?? '')?.[1])] as const;
+      }));
+      const paths = findNginx(parseNginx(read('deploy/compose-nginx.conf')), 'proxy_cache_path');
+      expect(paths).to.have.length(2);
+      for (const p of paths) {
+        const maxMb = Number(/^max_size=(\d+)m$/.exec(p.args.find((a) => a.startsWith('max_size=')) ?? '')?.[1]);
+        expect(mounts.get(p.args[0]!), `${p.args[0]} on a tmpfs mount`).to.be.greaterThan(maxMb);
+      }
+      const tmpfsMb = [...mounts.values()].reduce((a, b) => a + b, 0);
+      expect(Number(/^(\d+)M$/.exec(String(compose.services.nginx?.deploy?.resources?.limits?.memory))?.[1]), 'memory limit covers the tmpfs pages').to.be.greaterThan(tmpfsMb);
+    });
+
+    it('nginx-resolver.envsh exports the first nameserver of resolv.conf, IPv6 in brackets', async () => {
+      const rows: Array<[string, string]> = [
+        ['nameserver 127.0.0.11\noptions ndots:0\n', '127.0.0.11'],
+        // podman: its own DNS on the gateway first, the host's resolvers after it (which know no services).
+        ['search dns.podman\nnameserver 10.89.0.1\nnameserver 192.0.2.53\n', '10.89.0.1'],
+        ['# comment\nnameserver fd00::1\nnameserver 127.0.0.1\n', '[fd00::1]'],
+      ];
+      for (const [resolvConf, want] of rows) {
+        const file = path.join(tmp, 'resolv.conf');
+        await writeFile(file, resolvConf);
+        const r = await runCommand('sh', ['-c', '. "$0" && printf %s "$HLS_NGINX_RESOLVER"', path.join(ROOT, 'deploy/nginx-resolver.envsh')], { env: { ...process.env, HLS_RESOLV_CONF: file } });
+        expect(r.stdout, resolvConf).to.equal(want);
+      }
     });
   });
 });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OPTIONS, type OptionSpec } from '../../src/config-options.js';
+import { runCommand } from './processes.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const readRepoFile = (rel: string): string => readFileSync(path.join(ROOT, rel), 'utf8');
@@ -119,4 +120,15 @@ export function composeEnvironment(environment: Record<string, unknown> | undefi
     out[key] = String(value).replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name: string, def: string | undefined) => def ?? '');
   }
   return out;
+}
+
+/**
+ * A template as the nginx image's entrypoint renders it (20-envsubst-on-templates): the real envsubst,
+ * replacing only the variables named in `env`, so nginx's own $variables stay.
+ */
+export async function renderNginxTemplate(text: string, env: Record<string, string>): Promise<string> {
+  const names = Object.keys(env).map((n) => `\${${n}}`).join(' ');
+  const r = await runCommand('sh', ['-c', 'printf %s "$TEMPLATE" | envsubst "$NAMES"'], { env: { ...process.env, ...env, TEMPLATE: text, NAMES: names } });
+  if (r.code !== 0) throw new Error(`envsubst: ${r.stderr}`);
+  return r.stdout;
 }
