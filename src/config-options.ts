@@ -54,6 +54,7 @@ export const OPTIONS = {
   'cache-vod-ttl': { type: 'number', default: 600000, group: 'Cache', describe: 'ms a VOD (#EXT-X-ENDLIST) playlist stays fresh' },
   'cache-error-ttl': { type: 'number', default: 1000, group: 'Cache', describe: 'ms an upstream error is remembered, so an outage is not multiplied' },
   'stale-if-error': { type: 'number', default: 30000, group: 'Cache', describe: 'ms after expiry a playlist may still be served when the upstream fails' },
+  'stale-wait': { type: 'number', default: 500, group: 'Cache', describe: 'ms a viewer waits for a slow playlist refresh before the expired copy (within --stale-if-error) answers it; 0: wait' },
   'coalesce-timeout': { type: 'number', default: 3000, group: 'Cache', describe: 'ms a request waits for another replica\'s fetch before fetching itself' },
 
   'allow-upstream': { type: 'array', default: [], group: 'Security', describe: 'upstreams allowed: host, *.domain, host:port, CIDR, scheme: (default: all but loopback/link-local/metadata)' },

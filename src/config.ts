@@ -36,6 +36,8 @@ export interface CacheConfig {
   vodTtlMs: number;
   errorTtlMs: number;
   staleIfErrorMs: number;
+  /** ms a viewer waits for a slow refresh before the stale copy answers it (issue #15). */
+  staleWaitMs: number;
   coalesceTimeoutMs: number;
 }
 
@@ -211,6 +213,7 @@ export function parseConfig(raw: Raw): Config {
       vodTtlMs: num(raw, 'cache-vod-ttl', 0),
       errorTtlMs: num(raw, 'cache-error-ttl', 0),
       staleIfErrorMs: num(raw, 'stale-if-error', 0),
+      staleWaitMs: num(raw, 'stale-wait', 0),
       coalesceTimeoutMs: num(raw, 'coalesce-timeout', 1),
     },
     upstreamHeaders: {

@@ -89,7 +89,10 @@ export function classify(err: unknown): ProxyError {
     if (typeof code === 'string' && code in UNDICI_CODES) {
       return new ProxyError(UNDICI_CODES[code]!, { cause: err });
     }
-    if (typeof code === 'string' && code.startsWith('HPE_')) {
+    // llhttp's parse errors carry HPE_* codes, except the ones undici raises itself for a response that is
+    // not HTTP at all ("Expected HTTP/, RTSP/ or ICE/"), which have no code: the upstream's fault either way
+    // (a 502, not an internal error; found under 2 % packet loss, issue #15).
+    if ((typeof code === 'string' && code.startsWith('HPE_')) || (cur as { name?: unknown }).name === 'HTTPParserError') {
       return new ProxyError('UPSTREAM_BAD_RESPONSE', { cause: err });
     }
     // OpenSSL / Node certificate verification failures (DEPTH_ZERO_SELF_SIGNED_CERT,

@@ -66,3 +66,15 @@ export function mergeQuery(upstreamUrl: string, requestQuery: string, drop: read
   const merged = kept.length ? `${kept.join('&')}&${rq}` : rq;
   return `${base}?${merged}${fragment}`;
 }
+
+/**
+ * Whether a playlist URL asks for a blocking reload: RFC 8216bis §6.2.5.2, a request with `_HLS_msn` is
+ * held by the server until the playlist has that segment (and `_HLS_part`, that part), so no stale copy may
+ * answer it early.
+ */
+export function isBlockingReload(url: string): boolean {
+  const q = url.indexOf('?');
+  if (q === -1) return false;
+  const end = url.indexOf('#', q);
+  return url.slice(q + 1, end === -1 ? undefined : end).split('&').some((piece) => decodedName(rawName(piece)) === '_HLS_msn');
+}

@@ -90,7 +90,10 @@ export function ttlFor(entry: Pick<CachedPlaylist, 'status' | 'body'> & { errorC
  * window (RFC 5861 §4) so a failed refresh can still serve them; error entries are never served stale.
  */
 export function keepMsFor(entry: CachedPlaylist, cfg: CacheConfig): number {
-  return entry.errorCode !== undefined || entry.status >= 400 ? entry.ttlMs : entry.ttlMs + cfg.staleIfErrorMs;
+  // An outage (5xx, timeouts) is kept for the stale-if-error window after its errorTtlMs, so a viewer who
+  // would wait on the next slow retry can be told at once (the stale wait); an answer (404) only for its TTL.
+  if (entry.errorCode !== undefined || entry.status >= 400) return entry.status >= 500 ? entry.ttlMs + cfg.staleIfErrorMs : entry.ttlMs;
+  return entry.ttlMs + cfg.staleIfErrorMs;
 }
 
 /**

@@ -21,6 +21,7 @@ interface Outcome {
 
 type Usable = 'fresh' | 'stale' | undefined;
 
+
 export function createCacheCore(
   store: PlaylistStore,
   cfg: CacheConfig,
@@ -57,13 +58,49 @@ export function createCacheCore(
     return undefined;
   }
 
+  const staleWindowOpen = (record: StoredRecord, now: number): boolean =>
+    !isError(record.entry) && now - record.entry.fetchedAt < record.entry.ttlMs + cfg.staleIfErrorMs;
   const withinStaleWindow = (record: StoredRecord | undefined, now: number): record is StoredRecord =>
-    record !== undefined && !isError(record.entry) && now - record.entry.fetchedAt < record.entry.ttlMs + cfg.staleIfErrorMs;
+    record !== undefined && staleWindowOpen(record, now);
 
-  /** Serves the prior copy after a failed refresh and remembers the failure for errorTtlMs. */
-  async function serveStale(key: string, prior: StoredRecord, now: number): Promise<Outcome> {
-    const keepMs = prior.entry.fetchedAt + prior.entry.ttlMs + cfg.staleIfErrorMs - now;
-    await store.write(key, { entry: prior.entry, retryAfter: now + cfg.errorTtlMs }, keepMs);
+  /**
+   * What a viewer may be answered while a refresh takes longer than the stale wait (issue #15): the expired
+   * copy within the stale-if-error window; past it, the failure that made the copy stale, or the
+   * upstream's last outage (5xx, timeout) while it is within the window. A live playlist a second old is
+   * worth more to a player than one that arrives after the origin's connect timeout, and a known outage is
+   * better answered at once; the refresh goes on and fills the cache for the next viewer.
+   */
+  function fallbackFor(record: StoredRecord | undefined, now: number): Outcome | undefined {
+    if (!record) return undefined;
+    if (staleWindowOpen(record, now)) return { entry: record.entry, result: 'stale' };
+    const outage = record.failure ?? (isError(record.entry) ? record.entry : undefined);
+    return outage && outage.status >= 500 && now - outage.fetchedAt < outage.ttlMs + cfg.staleIfErrorMs
+      ? { entry: outage, result: 'stale' }
+      : undefined;
+  }
+
+  /** The flight's outcome, or the fallback once waitMs passed without one. */
+  async function boundedWait(flight: Promise<Outcome>, fallback: Outcome | undefined, waitMs: number): Promise<{ outcome: Outcome; fellBack: boolean }> {
+    if (!fallback || !(waitMs > 0)) return { outcome: await flight, fellBack: false };
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => { timer = setTimeout(resolve, waitMs, undefined); });
+    try {
+      const first = await Promise.race([flight, late]);
+      if (first !== undefined) return { outcome: first, fellBack: false };
+      flight.catch(() => undefined); // settled later, for the viewers who wait for it
+      return { outcome: fallback, fellBack: true };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Serves the prior copy after a failed refresh and remembers the failure: no retry for errorTtlMs, and
+   * the failure itself for the stale-if-error window after the copy's own (fallbackFor).
+   */
+  async function serveStale(key: string, prior: StoredRecord, now: number, failure: CachedPlaylist): Promise<Outcome> {
+    const keepMs = Math.max(prior.entry.fetchedAt + prior.entry.ttlMs + cfg.staleIfErrorMs - now, 0) + cfg.staleIfErrorMs;
+    await store.write(key, { entry: prior.entry, retryAfter: now + cfg.errorTtlMs, failure }, keepMs);
     return { entry: prior.entry, result: 'stale' };
   }
 
@@ -74,15 +111,15 @@ export function createCacheCore(
       const fetched = await fetcher(fetchSignal.signal);
       const now = clock();
       const entry = toEntry(fetched, now);
-      if (entry.status >= 500 && withinStaleWindow(prior, now)) return await serveStale(key, prior, now);
+      if (entry.status >= 500 && withinStaleWindow(prior, now)) return await serveStale(key, prior, now, entry);
       await store.write(key, { entry }, keepMsFor(entry, cfg));
       return { entry, result: 'miss' };
     } catch (err) {
       if (closed) throw new ProxyError('SHUTTING_DOWN', { cause: err });
       const error = classify(err);
       const now = clock();
-      if (allowsStale(error) && withinStaleWindow(prior, now)) return await serveStale(key, prior, now);
       const entry = Object.freeze(errorEntry(error, now, cfg));
+      if (allowsStale(error) && withinStaleWindow(prior, now)) return await serveStale(key, prior, now, entry);
       await store.write(key, { entry }, keepMsFor(entry, cfg));
       return { entry, result: 'miss', error };
     } finally {
@@ -113,8 +150,11 @@ export function createCacheCore(
   async function refresh(key: string, fetcher: PlaylistFetcher, seen: StoredRecord | undefined): Promise<Outcome> {
     let claim = store.claim ? await store.claim(key, cfg.coalesceTimeoutMs) : undefined;
     try {
-      // Re-check: a flight that settled between our read and now may have just stored the answer.
-      const record = claim ? claim.record : store.claim ? undefined : await store.read(key);
+      // Re-check: a flight that settled between our read and now may have just stored the answer. Without
+      // a claim (no lock, or Redis unusable) that is a read, which the in-process layer answers: skipping it
+      // while Redis timed out sent every request that raced a finished flight upstream again (8 origin
+      // fetches in 50 ms from 3 replicas at the start of a Redis blackhole, issue #15).
+      const record = claim ? claim.record : await store.read(key);
       let prior = record ?? seen;
       const u = usable(record, clock());
       if (u) return { entry: record!.entry, result: u === 'fresh' ? 'hit' : 'stale' };
@@ -163,7 +203,9 @@ export function createCacheCore(
       const u = usable(seen, clock());
       if (u) return deliver({ entry: seen!.entry, result: u === 'fresh' ? 'hit' : 'stale' }, u === 'fresh' ? 'hit' : 'stale');
       const { promise, joined } = flights.run(key, () => refresh(key, fetcher, seen));
-      const outcome = await untilAborted(promise, signal);
+      const waitMs = options.staleWaitMs ?? cfg.staleWaitMs;
+      const { outcome, fellBack } = await untilAborted(boundedWait(promise, fallbackFor(seen, clock()), waitMs), signal);
+      if (fellBack) return deliver(outcome, 'stale');
       if (!joined) return deliver(outcome, outcome.result);
       // A waiter gets the flight's copy; the original error object stays with the request that fetched.
       return deliver({ entry: outcome.entry, result: outcome.result }, outcome.result === 'stale' ? 'stale' : 'coalesced');

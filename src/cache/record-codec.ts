@@ -13,11 +13,13 @@ interface Wire {
   v: number;
   e: CachedPlaylist;
   r?: number;
+  f?: CachedPlaylist;
 }
 
 export function encodeRecord(record: StoredRecord): string {
   const wire: Wire = { v: VERSION, e: record.entry };
   if (record.retryAfter !== undefined) wire.r = record.retryAfter;
+  if (record.failure !== undefined) wire.f = record.failure;
   return JSON.stringify(wire);
 }
 
@@ -55,5 +57,10 @@ export function decodeRecord(text: string | null): StoredRecord | undefined {
   const entry = toEntry(w.e);
   if (!entry) return undefined;
   if (w.r !== undefined && !isNum(w.r)) return undefined;
-  return w.r === undefined ? { entry } : { entry, retryAfter: w.r };
+  const failure = w.f === undefined ? undefined : toEntry(w.f);
+  if (w.f !== undefined && (failure === undefined || failure.errorCode === undefined)) return undefined;
+  const record: StoredRecord = { entry };
+  if (w.r !== undefined) record.retryAfter = w.r;
+  if (failure !== undefined) record.failure = failure;
+  return record;
 }

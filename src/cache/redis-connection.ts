@@ -48,7 +48,15 @@ export function redisOptionsFor(url: string): { url?: string; options: RedisOpti
   const m = /^redis\+sentinel:\/\/(?:([^@/]*)@)?([^/?#]+)\/([^/?#]+)(?:\/(\d+))?\/?$/i.exec(url);
   if (!m) throw new ConfigError('redis', 'expected redis+sentinel://[:password@]host:port[,host:port]/masterName[/db]');
   const [, auth, hosts, name, db] = m;
-  const options: RedisOptions = { sentinels: parseHosts(hosts!, 26379), name: decodeURIComponent(name!) };
+  const options: RedisOptions = {
+    sentinels: parseHosts(hosts!, 26379),
+    name: decodeURIComponent(name!),
+    // Reconnect as soon as a Sentinel announces +switch-master, instead of waiting for the old primary's
+    // socket to fail: a primary cut off from the network never closes it (issue #15, Sentinel failover).
+    failoverDetector: true,
+    // Sentinel's own commands are bounded too: one blackholed Sentinel must not stall the lookup.
+    sentinelCommandTimeout: 1000,
+  };
   if (auth) {
     // One password for the sentinels and the master, as most deployments configure it.
     options.password = parseAuth(auth).password;
@@ -80,6 +88,8 @@ export function clusterOptionsFor(
   return { nodes, redisOptions };
 }
 
+const isTimeout = (err: unknown): boolean => err instanceof Error && /timed? ?out/i.test(err.message);
+
 export function connectRedis(
   url: string,
   timeoutMs: number,
@@ -96,6 +106,8 @@ export function connectRedis(
     // close() should not hold the process open for ioredis' default 2 s on a dead socket.
     disconnectTimeout: Math.max(100, 2 * timeoutMs),
     retryStrategy,
+    // A demoted primary answers writes with READONLY: reconnect (through Sentinel, to the new primary).
+    reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
   };
   let client: Redis | Cluster;
   let subscriber: Redis | Cluster;
@@ -134,6 +146,8 @@ export function connectRedis(
   let current: 'init' | 'ok' | 'degraded' = 'init';
   let skipUntil = 0;
   let closing = false;
+  let timeoutsInARow = 0;
+  let lastTimeoutAt = Number.NEGATIVE_INFINITY;
 
   const setState = (next: 'ok' | 'degraded', reason: unknown): void => {
     if (current === next || closing) return;
@@ -167,6 +181,7 @@ export function connectRedis(
     },
     succeeded() {
       skipUntil = 0;
+      timeoutsInARow = 0;
       setState('ok', 'command succeeded');
     },
     failed(err) {
@@ -174,6 +189,19 @@ export function connectRedis(
       deps.onError();
       skipUntil = performance.now() + cooldownMs;
       setState('degraded', err);
+      // A blackholed server never closes the socket, so ioredis never reconnects by itself and a Sentinel
+      // client never learns of a new primary (issue #15). Two timeouts in a row (the second is the
+      // half-open probe one cool-down later): drop the connection and connect afresh.
+      // Commands that time out together are one observation.
+      if (!isTimeout(err)) timeoutsInARow = 0;
+      else if (performance.now() - lastTimeoutAt > timeoutMs) timeoutsInARow++;
+      if (isTimeout(err)) lastTimeoutAt = performance.now();
+      if (timeoutsInARow >= 2 && !cluster) {
+        timeoutsInARow = 0;
+        // info: the outage itself was the one warning (setState above).
+        deps.logger.info({ cache: 'redis' }, 'redis commands time out on an open connection; reconnecting');
+        (client as Redis).disconnect(true);
+      }
     },
     state: () => (current === 'ok' ? 'ok' : 'degraded'),
     async close() {

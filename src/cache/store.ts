@@ -12,6 +12,11 @@ export interface StoredRecord {
    * an upstream outage costs one upstream request per errorTtlMs, not one per viewer.
    */
   retryAfter?: number;
+  /**
+   * The failed refresh that made this copy stale (an error entry): once the stale-if-error window is over,
+   * a viewer who would wait on the next slow refresh is answered with it (the stale wait, issue #15).
+   */
+  failure?: CachedPlaylist;
 }
 
 /** The right to fetch one key across replicas (a Redis lock), plus what was stored when it was asked. */

@@ -50,6 +50,12 @@ export interface CacheGetOptions {
    * shared fetch goes on and fills the cache for everyone else.
    */
   signal?: AbortSignal;
+  /**
+   * How long this viewer waits for a refresh before it is answered from the expired copy (or the recent
+   * failure) instead; default the config's staleWaitMs. 0: wait for the refresh, as a blocking LL-HLS
+   * reload must (RFC 8216bis §6.2.5.2: the server holds the request until the playlist has the part).
+   */
+  staleWaitMs?: number;
 }
 
 export interface CacheGetResult {

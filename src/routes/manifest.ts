@@ -6,6 +6,7 @@ import { scoped, upstreamRequestHeaders, type CacheScope } from '../upstream/hea
 import type { Upstream } from '../upstream/client.js';
 import type { Prefetcher } from '../prefetch/prefetcher.js';
 import type { Target } from '../url-codec.js';
+import { isBlockingReload } from '../url-query.js';
 import { playlistFrontExpires } from './front-cache.js';
 import type { Renderer } from './render-playlist.js';
 
@@ -53,7 +54,7 @@ export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, re
   const { entry, result, ageMs } = await cache.get(key, async (signal) => {
     const headers = upstreamRequestHeaders({ config: config.upstreamHeaders, referer: req.target.referer, client: undefined });
     return { ...(await upstream.fetchPlaylist(req.upstreamUrl, { headers, signal })), fetchedAt: deps.clock() };
-  });
+  }, { staleWaitMs: isBlockingReload(req.upstreamUrl) ? 0 : undefined });
 
   const isPlaylist = looksLikePlaylist(entry.contentType, entry.body.slice(0, 64));
   const buf = isPlaylist

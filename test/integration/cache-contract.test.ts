@@ -22,7 +22,7 @@ const VOD = `${LIVE}#EXT-X-ENDLIST\n`;
 const baseConfig: CacheConfig = {
   redisUrl: undefined, redisKeyPrefix: 'contract:', redisTimeoutMs: 500, maxEntries: 1000, maxBytes: 64 * 1024 * 1024,
   liveTtlMinMs: 200, liveTtlMaxMs: 6000, masterTtlMs: 10_000, vodTtlMs: 600_000,
-  errorTtlMs: 1000, staleIfErrorMs: 30_000, coalesceTimeoutMs: 3000,
+  errorTtlMs: 1000, staleIfErrorMs: 30_000, staleWaitMs: 0, coalesceTimeoutMs: 3000,
 };
 
 const silent = { warn: () => undefined, info: () => undefined };
@@ -191,6 +191,89 @@ describe('playlist cache', () => {
         expect(err.statusOverride).to.equal(404);
       });
 
+      /** A fetcher whose first answer is immediate and whose later ones wait for open(). */
+      function gatedUpstream(first: string | Error, later: string) {
+        let open!: () => void;
+        const gate = new Promise<void>((r) => { open = r; });
+        const up = {
+          calls: 0,
+          open: () => open(),
+          fetcher: async (): Promise<Omit<CachedPlaylist, 'ttlMs'>> => {
+            up.calls++;
+            if (up.calls > 1) await gate;
+            const step = up.calls > 1 ? later : first;
+            if (step instanceof Error) throw step;
+            return { status: 200, body: step, finalUrl: 'http://origin.test/final.m3u8', contentType: 'application/vnd.apple.mpegurl', fetchedAt: 0 };
+          },
+        };
+        return up;
+      }
+      const LIVE2 = LIVE.replace('s1.ts', 's2.ts');
+
+      // Issue #15: an origin that stops answering (link down, connect timeout) must not hold every viewer
+      // of a live channel for the whole connect timeout while a copy one refresh old exists.
+      it('answers from the expired copy when a refresh outlasts staleWaitMs; the refresh still fills the cache', async () => {
+        const cache = await backend.make({ staleWaitMs: 50 });
+        const up = gatedUpstream(LIVE, LIVE2);
+        const key = 'http://o.test/slow.m3u8';
+        await cache.get(key, up.fetcher);
+        clockNow += 3000; // expired
+        // The refresh never finishes until open(): an answer at all means the viewer did not wait for it.
+        const first = await cache.get(key, up.fetcher);
+        const second = await cache.get(key, up.fetcher);
+        expect([first.result, first.entry.body, second.result, up.calls]).to.deep.equal(['stale', LIVE, 'stale', 2]);
+        up.open();
+        let next = await cache.get(key, up.fetcher);
+        for (let i = 0; i < 100 && next.entry.body !== LIVE2; i++) { await sleep(10); next = await cache.get(key, up.fetcher); }
+        expect([next.entry.body, up.calls]).to.deep.equal([LIVE2, 2]);
+      });
+
+      it('answers a recent upstream failure again when the next refresh outlasts staleWaitMs', async () => {
+        const cache = await backend.make({ staleWaitMs: 50 });
+        const up = gatedUpstream(new ProxyError('UPSTREAM_TIMEOUT'), LIVE2);
+        const key = 'http://o.test/down.m3u8';
+        expect((await rejection(cache.get(key, up.fetcher))).code).to.equal('UPSTREAM_TIMEOUT');
+        clockNow += 1500; // past errorTtlMs: a new refresh, which hangs
+        expect((await rejection(cache.get(key, up.fetcher))).code).to.equal('UPSTREAM_TIMEOUT');
+        expect(up.calls).to.equal(2);
+        up.open();
+      });
+
+      it('past the stale-if-error window, answers the failure that made the copy stale when the next refresh outlasts staleWaitMs', async () => {
+        const cache = await backend.make({ staleWaitMs: 50 });
+        let calls = 0;
+        let open!: () => void;
+        const gate = new Promise<void>((r) => { open = r; });
+        const fetcher = async (): Promise<Omit<CachedPlaylist, 'ttlMs'>> => {
+          calls++;
+          if (calls === 2) throw new ProxyError('UPSTREAM_CONNECT_TIMEOUT');
+          if (calls > 2) await gate;
+          return { status: 200, body: LIVE, finalUrl: 'http://origin.test/final.m3u8', contentType: 'application/vnd.apple.mpegurl', fetchedAt: 0 };
+        };
+        const key = 'http://o.test/window-end.m3u8';
+        await cache.get(key, fetcher);
+        clockNow += 3000;
+        expect((await cache.get(key, fetcher)).result).to.equal('stale'); // the refresh failed: stale
+        clockNow += 30_000; // the copy's window is over; the failure is 30 s old, within its own window
+        expect((await rejection(cache.get(key, fetcher))).code).to.equal('UPSTREAM_CONNECT_TIMEOUT');
+        expect(calls).to.equal(3);
+        open();
+      });
+
+      it('waits for the refresh when there is nothing to fall back on, or staleWaitMs is 0 (a blocking LL-HLS reload)', async () => {
+        const cache = await backend.make({ staleWaitMs: 50 });
+        const up = gatedUpstream(LIVE, LIVE2);
+        const key = 'http://o.test/wait.m3u8';
+        await cache.get(key, up.fetcher);
+        clockNow += 3000;
+        const blocking = cache.get(key, up.fetcher, { staleWaitMs: 0 });
+        const fresh = cache.get('http://o.test/new.m3u8', up.fetcher);
+        const settled = await Promise.race([blocking.then(() => 'answered'), fresh.then(() => 'answered'), sleep(300).then(() => 'waiting')]);
+        expect(settled).to.equal('waiting');
+        up.open();
+        expect([(await blocking).entry.body, (await fresh).entry.body]).to.deep.equal([LIVE2, LIVE2]);
+      });
+
       it('coalesces 200 concurrent gets for one key into exactly one upstream fetch', async () => {
         const cache = await backend.make();
         const up = fakeUpstream([LIVE], 30);
@@ -292,13 +375,15 @@ describe('playlist cache', () => {
       expect([err.code, err.statusOverride, up.calls]).to.deep.equal(['UPSTREAM_STATUS', 404, 1]);
     });
 
-    it('keeps a playlist in Redis for its freshness plus the stale-if-error window (PX), an error for errorTtlMs', async () => {
+    it('keeps a playlist and an outage in Redis for their freshness plus the stale-if-error window (PX), a 404 for errorTtlMs', async () => {
       const prefix = `px${++prefixSeq}:`;
       const cache = await redisBackend(() => prefix).make();
       await cache.get('live', fakeUpstream([LIVE]).fetcher);
       expect(await raw.pttl(entryKey(prefix, 'live'))).to.be.within(3000 + 30_000 - 5000, 3000 + 30_000);
       await rejection(cache.get('down', fakeUpstream([new ProxyError('UPSTREAM_UNREACHABLE')]).fetcher));
-      expect(await raw.pttl(entryKey(prefix, 'down'))).to.be.within(1, 1000);
+      expect(await raw.pttl(entryKey(prefix, 'down'))).to.be.within(1000 + 30_000 - 5000, 1000 + 30_000);
+      await rejection(cache.get('gone', fakeUpstream([new ProxyError('UPSTREAM_STATUS', { status: 404 })]).fetcher));
+      expect(await raw.pttl(entryKey(prefix, 'gone'))).to.be.within(1, 1000);
     });
   });
 });

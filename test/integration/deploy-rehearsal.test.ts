@@ -84,7 +84,7 @@ describe('deployment rehearsal (issue #6): templates and compose topology run fo
         ['server 127.0.0.1:8080 ', `server 127.0.0.1:${a.port} `],
         ['server 127.0.0.1:8081 ', `server 127.0.0.1:${b.port} `],
         // Two replicas in this rehearsal, not the template's three.
-        ['    server 127.0.0.1:8082 max_fails=3 fail_timeout=10s;\n', ''],
+        ['    server 127.0.0.1:8082 max_fails=1 fail_timeout=2s;\n', ''],
         ...cacheDirRows(path.join(tmp, 'nginx-cache')),
       ], 'upstream.conf');
       const location = read('nginx/hls-proxy-location.conf');
@@ -219,7 +219,7 @@ describe('deployment rehearsal (issue #6): templates and compose topology run fo
         // The engine's DNS answers `proxy` with one address per replica; here an upstream group of that name
         // holds them. nginx looks a proxy_pass variable up among upstream groups before asking a resolver,
         // so the location is used as shipped apart from the port, which the group's servers carry.
-        ['resolver 127.0.0.11 valid=10s ipv6=off;', `upstream proxy {\n${upstreamServers}\n}`],
+        ['resolver 127.0.0.11 valid=2s ipv6=off;', `upstream proxy {\n${upstreamServers}\n}`],
         ['set $hls_sidecar_upstream proxy:8080;', 'set $hls_sidecar_upstream proxy;'],
         ...loopbackListenRows([['listen 443 ssl http2;', tlsPort], ['listen 127.0.0.1:8081;', healthPort]]),
         ['/etc/nginx/certs/dev.crt', cert],

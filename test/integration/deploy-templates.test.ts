@@ -111,7 +111,8 @@ describe('deployment templates (issue #6)', function () {
       expect(directive(loc, 'proxy_request_buffering')).to.deep.equal(['off']);
       const upstreamLimitSec = Math.max(defaultOf('headers-timeout'), defaultOf('body-timeout'), defaultOf('playlist-timeout')) / 1000;
       expect(seconds(directive(loc, 'proxy_read_timeout')?.[0])).to.be.greaterThan(upstreamLimitSec);
-      expect(seconds(directive(loc, 'proxy_connect_timeout')?.[0])).to.be.within(1, 10);
+      // Short: replicas are on this host or its LAN (hls-proxy-location.conf says why; issue #15).
+      expect(seconds(directive(loc, 'proxy_connect_timeout')?.[0])).to.be.within(0.1, 1);
       expect(seconds(directive(loc, 'proxy_send_timeout')?.[0])).to.be.within(5, 120);
       const metrics = findNginx(loc.block ?? [], 'location').find((d) => d.args.join(' ') === '= /hls-proxy/metrics');
       expect(metrics?.block?.map((d) => `${d.name} ${d.args.join(' ')}`)).to.include('deny all');

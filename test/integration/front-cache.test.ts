@@ -48,8 +48,8 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
     const replica = await startProxyProcess(['--allow-upstream', `127.0.0.1:${origin.port}`, '--log-level', 'warn', ...args]);
     const upstream = substitute(read('nginx/upstream.conf'), [
       ['server 127.0.0.1:8080 ', `server 127.0.0.1:${replica.port} `],
-      ['    server 127.0.0.1:8081 max_fails=3 fail_timeout=10s;\n', ''],
-      ['    server 127.0.0.1:8082 max_fails=3 fail_timeout=10s;\n', ''],
+      ['    server 127.0.0.1:8081 max_fails=1 fail_timeout=2s;\n', ''],
+      ['    server 127.0.0.1:8082 max_fails=1 fail_timeout=2s;\n', ''],
       ...cacheDirRows(path.join(tmp, `cache-${fronts.length}`)),
     ], 'upstream.conf');
     const nginx = await startNginx({ conf: `${upstream}\nserver {\n    listen 127.0.0.1:{{PORT}};\n${read('nginx/hls-proxy-location.conf')}\n}\n` });

@@ -50,7 +50,11 @@ export function substitute(text: string, table: ReadonlyArray<readonly [string, 
 }
 
 /** "40s" → 40 (the duration form nginx and Compose use here); NaN otherwise. */
-export const seconds = (v: string | undefined): number => Number(/^(\d+)s$/.exec(v ?? '')?.[1] ?? NaN);
+/** An nginx time (`30s`, `250ms`) in seconds; NaN for anything else. */
+export const seconds = (v: string | undefined): number => {
+  const m = /^(\d+)(ms|s)$/.exec(v ?? '');
+  return m ? Number(m[1]) / (m[2] === 'ms' ? 1000 : 1) : NaN;
+};
 
 export interface DockerStage {
   from: string;

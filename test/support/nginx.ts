@@ -24,6 +24,10 @@ export interface NginxOptions {
   /** Listen port substituted for __PORT__; default: a free ephemeral port. */
   port?: number;
   startTimeoutMs?: number;
+  /** Run inside this network namespace (`ip netns exec`), a test host of test/support/topology.ts. */
+  netns?: string;
+  /** Address to wait on and to put in `url`; default 127.0.0.1. */
+  host?: string;
 }
 
 export interface Nginx {
@@ -115,7 +119,7 @@ export async function startNginx(opts: NginxOptions): Promise<Nginx> {
   ];
   const args = ['-p', `${prefixDir}/`, '-c', confPath, '-e', path.join(prefixDir, 'error.log')];
   if (globals.length > 0) args.push('-g', globals.join(' '));
-  const proc = spawnManaged(NGINX_BIN, args);
+  const proc = opts.netns ? spawnManaged('ip', ['netns', 'exec', opts.netns, NGINX_BIN, ...args]) : spawnManaged(NGINX_BIN, args);
   const errorLog = (): Promise<string> => readFile(path.join(prefixDir, 'error.log'), 'utf8').catch(() => '');
   const forget = removeOnExit(prefixDir);
   const cleanup = async (): Promise<void> => {
@@ -126,6 +130,7 @@ export async function startNginx(opts: NginxOptions): Promise<Nginx> {
 
   try {
     await waitForPort(port, opts.startTimeoutMs ?? 10_000, {
+      host: opts.host,
       abortIf: () => (proc.isRunning() ? undefined : `nginx exited: ${proc.stderr().trim()}`),
     });
   } catch (e) {
@@ -136,7 +141,7 @@ export async function startNginx(opts: NginxOptions): Promise<Nginx> {
 
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
     prefixDir,
     confPath,
     process: proc,

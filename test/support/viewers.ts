@@ -19,6 +19,8 @@ export interface ViewerLoadOptions {
   /** Hard bound on the whole load. Default 120 s. */
   maxMs?: number;
   requestTimeoutMs?: number;
+  /** Called with every request once it ended. */
+  onEvent?: (e: ViewerEvent) => void;
 }
 
 export interface ViewerStats {
@@ -28,6 +30,19 @@ export interface ViewerStats {
   failures: string[];
   /** Playlist response times, ms. */
   playlistMs: number[];
+}
+
+/** One request as a viewer saw it, for analyses by time (the fault harness). */
+export interface ViewerEvent {
+  /** Date.now() when the request started, and how long it took. */
+  at: number;
+  ms: number;
+  kind: 'playlist' | 'segment';
+  /** 0 for a network error. */
+  status: number;
+  /** X-HLS-Sidecar-Cache of the reply (MISS, HIT, COALESCED, STALE, ...), when it had one. */
+  cache?: string;
+  error?: string;
 }
 
 export interface ViewerLoad {
@@ -53,18 +68,26 @@ export function startViewers(opts: ViewerLoadOptions): ViewerLoad {
   const record = (fn: (s: ViewerStats) => void) => { fn(total); fn(phase); };
 
   async function get(url: string, kind: 'playlist' | 'segment'): Promise<string | undefined> {
+    const at = Date.now();
     const t0 = performance.now();
-    const fail = (why: string) => record((s) => s.failures.push(`${Date.now() - started} ms ${kind} ${url.slice(-40)}: ${why}`));
+    const done = (status: number, error?: string, cache?: string) => {
+      const ms = performance.now() - t0;
+      record((s) => (kind === 'playlist' ? s.playlistRequests++ : s.segmentRequests++));
+      if (kind === 'playlist') record((s) => s.playlistMs.push(ms));
+      if (error !== undefined) record((s) => s.failures.push(`${at - started} ms ${kind} ${url.slice(-40)}: ${error}`));
+      opts.onEvent?.({ at, ms, kind, status, cache, error });
+    };
     try {
       const res = await request(url, { dispatcher: opts.dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
       const body = kind === 'playlist' ? await res.body.text() : (await res.body.dump({ limit: Infinity }), '');
-      record((s) => (kind === 'playlist' ? s.playlistRequests++ : s.segmentRequests++));
-      if (kind === 'playlist') record((s) => s.playlistMs.push(performance.now() - t0));
-      if (res.statusCode < 200 || res.statusCode > 299) return fail(`status ${res.statusCode}`), undefined;
-      return body;
+      const cache = res.headers['x-hls-sidecar-cache'];
+      const ok = res.statusCode >= 200 && res.statusCode <= 299;
+      // A failure says whose it is: the proxy's error text, or the front's own page.
+      done(res.statusCode, ok ? undefined : `status ${res.statusCode} ${body.slice(0, 40).replace(/\s+/g, ' ')}`, typeof cache === 'string' ? cache : undefined);
+      return ok ? body : undefined;
     } catch (err) {
-      record((s) => (kind === 'playlist' ? s.playlistRequests++ : s.segmentRequests++));
-      return fail((err as Error).message), undefined;
+      done(0, (err as Error).message);
+      return undefined;
     }
   }
 

@@ -76,10 +76,13 @@ describe('cache freshness: ttlFor derives the lifetime from the playlist', () =>
     expect(ttlFor({ status: 500, body: '' }, o)).to.equal(9);
   });
 
-  it('a playlist is kept for its lifetime plus the stale-if-error window; an error only for its lifetime', () => {
+  it('a playlist and an outage are kept for their lifetime plus the stale-if-error window; an answer (4xx) only for its lifetime', () => {
     const ok = { status: 200, body: media('6'), finalUrl: 'u', contentType: 'x', fetchedAt: 0, ttlMs: 3000 };
     expect(keepMsFor(ok, cfg)).to.equal(33_000);
-    expect(keepMsFor({ ...ok, status: 502, ttlMs: 1000, errorCode: 'UPSTREAM_STATUS' }, cfg)).to.equal(1000);
+    // The outage stays known after errorTtlMs for the stale wait (issue #15); usable() still retries it then.
+    expect(keepMsFor({ ...ok, status: 502, ttlMs: 1000, errorCode: 'UPSTREAM_STATUS' }, cfg)).to.equal(31_000);
+    expect(keepMsFor({ ...ok, status: 504, ttlMs: 1000, errorCode: 'UPSTREAM_CONNECT_TIMEOUT' }, cfg)).to.equal(31_000);
+    expect(keepMsFor({ ...ok, status: 404, ttlMs: 1000, errorCode: 'UPSTREAM_STATUS' }, cfg)).to.equal(1000);
   });
 });
 

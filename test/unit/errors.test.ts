@@ -26,4 +26,17 @@ describe('errors: the one error → HTTP map', () => {
     expect(toHttp(err).body).to.equal('malformed proxy token\n');
     expect(classify(err)).to.equal(err);
   });
+
+  it('classifies upstream protocol violations as 502, with or without an HPE_ code (issue #15)', async () => {
+    const { errors } = await import('undici');
+    // The runtime constructor takes (message, code, data); undici's typings declare only the message.
+    const HTTPParserError = errors.HTTPParserError as unknown as new (message: string, code?: string) => Error;
+    const withCode = new HTTPParserError('Invalid header value char', 'INVALID_HEADER_TOKEN');
+    const withoutCode = new HTTPParserError('Response does not match the HTTP/1.1 protocol (Expected HTTP/, RTSP/ or ICE/)');
+    for (const e of [withCode, withoutCode, new Error('wrapped', { cause: withoutCode })]) {
+      expect(classify(e).code).to.equal('UPSTREAM_BAD_RESPONSE');
+      expect(toHttp(classify(e)).status).to.equal(502);
+    }
+    expect(classify(new Error('something else')).code).to.equal('INTERNAL');
+  });
 });
