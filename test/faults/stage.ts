@@ -111,7 +111,8 @@ export async function startFaultStage(opts: { replicaArgs?: string[]; originDela
     await waitFor('relay', () => portAccepts(RELAY_PORT, origin.address), 20_000, 100);
 
     // Redis primary and replica, three Sentinels.
-    const redisArgs = ['--bind', '0.0.0.0', '--port', '6379', '--protected-mode', 'no', '--save', '', '--appendonly', 'no'];
+    // --dir: a replica's full sync writes the primary's RDB to disk, never into the work tree.
+    const redisArgs = ['--bind', '0.0.0.0', '--port', '6379', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', tmp];
     procs.push(host('redis1').spawn('redis-server', redisArgs));
     procs.push(host('redis2').spawn('redis-server', [...redisArgs, '--replicaof', host('redis1').address, '6379']));
     for (const s of ['s1', 's2', 's3'] as const) {
