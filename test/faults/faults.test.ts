@@ -37,10 +37,23 @@ interface Row {
   failed: number;
   requests: number;
   p99: number;
+  /** Origin playlist fetches per half target duration: the rate over the phase, and its busiest window. */
+  during: number;
   duringMax: number;
+  after: number;
   afterMax: number;
   recoveryMs: number;
   note: string;
+}
+
+/**
+ * Origin playlist fetches in [from, to) per half target duration, less the one a window's edge can add: a
+ * replica refetching once per TTL (about one half target duration) fetches n + 1 times in n windows.
+ */
+function ratePerHalfTd(times: number[], from: number, to: number, perWindow: number): number {
+  if (!(to > from)) return NaN;
+  const windows = (to - from) / HALF_TD_MS;
+  return Math.max(0, times.filter((x) => x >= from && x < to).length - perWindow) / windows;
 }
 
 /** The most origin playlist fetches in any half-target-duration window that starts in [from, to). */
@@ -86,9 +99,9 @@ describe('faults across real network hops (issue #15)', function () {
     const table = [
       `FAULT_SECONDS=${FAULT_MS / 1000}: faults of ${FAULT_MS / 1000} s, slow origin ${ORIGIN_FAULT_MS / 1000} s, origin down ${ORIGIN_DOWN_MS / 1000} s; ${VIEWERS} viewers, ${SEGMENT_SECONDS} s segments, stale-if-error ${STALE_MS / 1000} s`,
       '',
-      '| fault | viewer requests that failed | playlist p99 during the fault | origin playlist fetches per half target duration (during / after) | recovery after heal | note |',
+      '| fault | viewer requests that failed | playlist p99 during the fault | origin playlist fetches per half target duration, rate (busiest window): during / after | recovery after heal | note |',
       '|---|---|---|---|---|---|',
-      ...rows.map((r) => `| ${r.fault} | ${r.failed} of ${r.requests} | ${r.p99.toFixed(0)} ms | ${r.duringMax} / ${r.afterMax} | ${(r.recoveryMs / 1000).toFixed(1)} s | ${r.note} |`),
+      ...rows.map((r) => `| ${r.fault} | ${r.failed} of ${r.requests} | ${r.p99.toFixed(0)} ms | ${r.during.toFixed(1)} (${r.duringMax}) / ${r.after.toFixed(1)} (${r.afterMax}) | ${(r.recoveryMs / 1000).toFixed(1)} s | ${r.note} |`),
     ].join('\n');
     console.log(`\n${table}\n`);
     if (process.env.FAULTS_REPORT) await writeFile(process.env.FAULTS_REPORT, `${table}\n`);
@@ -148,7 +161,9 @@ describe('faults across real network hops (issue #15)', function () {
       failed: failures.length,
       requests: window.length,
       p99: percentile(window.filter((e) => e.kind === 'playlist' && e.at < t1).map((e) => e.ms), 99),
+      during: ratePerHalfTd(fetches, t0 + HALF_TD_MS, t1, 3),
       duringMax: maxPerHalfTd(fetches, t0 + HALF_TD_MS, t1),
+      after: Number.isFinite(t2) ? ratePerHalfTd(fetches, t2, afterEnd, 1) : NaN,
       afterMax: Number.isFinite(t2) ? maxPerHalfTd(fetches, t2 + HALF_TD_MS, afterEnd - HALF_TD_MS) : NaN,
       recoveryMs: t2 - t1,
       note: f.note?.(window, t0) ?? '',
@@ -177,8 +192,10 @@ describe('faults across real network hops (issue #15)', function () {
     const misses: Array<[Target, string | false]> = [
       ['failed', row.failed > 0 && `${row.failed} failed requests ${failures.slice(0, 3).join('; ')}`],
       ['p99', !(row.p99 <= 1000) && `playlist p99 ${row.p99.toFixed(0)} ms > 1 s`],
-      ['during', row.duringMax > 3 && `${row.duringMax} origin fetches per half target duration during the fault`],
-      ['after', !(row.afterMax <= 1) && `${row.afterMax} origin fetches per half target duration after it`],
+      // A rate, as the target is stated; the busiest window is printed beside it (a replica that goes from
+      // fetching alone back to sharing may fetch twice within one window of a transition).
+      ['during', row.during > 3 && `${row.during.toFixed(1)} origin fetches per half target duration during the fault`],
+      ['after', !(row.after <= 1) && `${row.after.toFixed(1)} origin fetches per half target duration after it`],
       ['recovery', !(row.recoveryMs <= 5000) && `recovery ${row.recoveryMs} ms`],
     ];
     const unexpected: string[] = [];
