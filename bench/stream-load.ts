@@ -14,6 +14,8 @@ export interface StreamLoadOptions {
   seconds: number;
   connections: number;
   headers?: Record<string, string>;
+  /** A query for each request (e.g. `n=<counter>`, so no cache answers it), appended to the URL's. */
+  query?: () => string;
 }
 
 export async function runStreamLoad(opts: StreamLoadOptions): Promise<LoadResult> {
@@ -33,7 +35,8 @@ export async function runStreamLoad(opts: StreamLoadOptions): Promise<LoadResult
       const t0 = performance.now();
       requests++;
       try {
-        const res = await pool.request({ path, method: 'GET', headers: opts.headers ?? {}, headersTimeout: 30_000, bodyTimeout: 30_000 });
+        const q = opts.query?.();
+        const res = await pool.request({ path: q ? `${path}${path.includes('?') ? '&' : '?'}${q}` : path, method: 'GET', headers: opts.headers ?? {}, headersTimeout: 30_000, bodyTimeout: 30_000 });
         let got = 0;
         for await (const chunk of res.body) got += (chunk as Buffer).length;
         statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;

@@ -14,6 +14,15 @@
  * heap before the next full collection (the bench's RSS figures include it). V8 still shrinks the heap
  * when idle, and --max-old-space-size still caps it. `node --heap-growing-percent=<n>` on the command line
  * is respected (0 gives V8 back its own choice).
+ *
+ * Revisited for issue #16, with RSS measured beside CPU. Plain-http segments no longer allocate per read
+ * (upstream/h1-client.ts reads into recycled buffers), and there the setting makes no difference any more
+ * (bench/segment-first-view.ts, 4 paired rounds: 300, 150, 100 and V8's own choice all 0.9–1.0 ms of CPU
+ * per segment and 126–135 MB peak RSS); nor at 1000 live viewers (bench/viewers-rss.ts, 2 runs each:
+ * 111–115 MB peak for 300, 150 and V8's own alike). Streaming from an https upstream still goes through
+ * undici, which does allocate per read: there 300 measured 4–6% less CPU per segment than V8's own choice (5.3–5.6
+ * against 5.6–5.9 ms) for 10–13 MB more peak RSS (152–158 against 139–148 MB), 150 in between on CPU.
+ * So the pin stays: it still pays where the allocation is, and costs nothing measurable elsewhere.
  */
 export const HEAP_GROWING_PERCENT = 300;
 

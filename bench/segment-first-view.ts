@@ -1,0 +1,200 @@
+/**
+ * `npm run bench:first-view` — the streaming path alone (issue #16): a 1.5 MB segment that no cache can
+ * answer (every request carries its own query, `?n=<run>-<counter>`; hls-sidecar runs with
+ * `--segment-cache-max-bytes 0`), 10 keep-alive connections, subjects alternating run by run (order reversed
+ * every round) against one origin nginx. Prints, per subject, the medians of the rounds:
+ *
+ *   subject | MB/s | CPU ms per segment | peak RSS MB
+ *
+ * and the ratios of paired runs (each round's value over the same round's hlsd / nginx proxy_pass): on a
+ * 2-core machine shared with other work, a ratio of two runs taken one after the other is steadier than
+ * either figure. CPU is the subject's own processes (utime + stime from /proc; the nginx workers for the
+ * nginx subjects, the origin's for direct) over the segments served; peak RSS is VmHWM (for nginx, its
+ * workers' summed) since the process started, i.e. over warm-up and every round.
+ *
+ * The load generator is wrk (one thread, a Lua script that gives every request its own query) when it is
+ * on PATH, else the bench's own undici loader (stream-load.ts; autocannon is not used here because it
+ * decodes every body byte into a JS string and caps near 90 MB/s on binary segments).
+ *
+ *   FV_SUBJECTS=direct,nginx-proxy,hlsd,node-pipe,cur    comma list of:
+ *                    direct       the origin nginx itself (sendfile; the ceiling)
+ *                    nginx-proxy  nginx proxy_pass to the origin (keep-alive, 1 worker; the yardstick)
+ *                    hlsd         @warren-bank/hls-proxy 3.6.6
+ *                    node-pipe    bench/node-pipe-proxy.ts, undici + pipeline and nothing else
+ *                    cur          hls-sidecar built in FV_CUR_DIR (default this checkout; `npm run build` first)
+ *                    base         hls-sidecar built in FV_BASE_DIR (another checkout with dist/ and node_modules)
+ *                   a name may repeat with a digit suffix (cur2) for a second process of the same kind
+ *   FV_ROUNDS=3  FV_SECONDS=10  FV_CONNECTIONS=10  FV_WARMUP_SECONDS=2
+ *   FV_WRK_CPUS=1            taskset -c list for wrk (default: not pinned)
+ *   FV_LOADER=wrk|undici     force a load generator
+ *   FV_SIDECAR_ARGS="..."    extra hls-sidecar flags (after --segment-cache-max-bytes 0)
+ *   FV_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   extra Node.js flags for the hls-sidecar subjects
+ *   FV_NODE_ARGS_<name> / FV_SIDECAR_ARGS_<name>          the same for one subject only, e.g.
+ *                            FV_SUBJECTS=cur,cur2 FV_NODE_ARGS_cur2=--heap-growing-percent=0 (V8's own heap growth)
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startOriginNginx } from './nginx-servers.js';
+import { cpuSeconds, median } from './stats.js';
+import { runStreamLoad } from './stream-load.js';
+import { startSubject, type Subject, type SubjectContext } from './subjects.js';
+import type { SubjectName } from './settings.js';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const env = process.env;
+const SEGMENT_BYTES = 1_500_000;
+const rounds = Number(env.FV_ROUNDS ?? 3);
+const seconds = Number(env.FV_SECONDS ?? 10);
+const connections = Number(env.FV_CONNECTIONS ?? 10);
+const warmupSeconds = Number(env.FV_WARMUP_SECONDS ?? 2);
+const names = (env.FV_SUBJECTS ?? 'direct,nginx-proxy,hlsd,node-pipe,cur').split(',').map((s) => s.trim()).filter(Boolean);
+const KINDS: Record<string, SubjectName> = { cur: 'sidecar-mem', base: 'sidecar-mem', hlsd: 'hlsd', direct: 'direct', 'nginx-proxy': 'nginx-proxy', 'node-pipe': 'node-pipe' };
+const LABELS: Record<string, string> = {
+  direct: 'origin nginx, direct', 'nginx-proxy': 'nginx proxy_pass', hlsd: 'hlsd 3.6.6', 'node-pipe': 'bare Node pipe', cur: 'hls-sidecar', base: 'hls-sidecar (base)',
+};
+const split = (s: string | undefined): string[] => (s ?? '').split(/\s+/).filter(Boolean);
+const kindOf = (name: string): SubjectName | undefined => KINDS[name.replace(/\d+$/, '')];
+
+function hasWrk(): boolean {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (err) {
+    // wrk --version prints its banner and exits 1; only a missing binary is ENOENT.
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+const loader = env.FV_LOADER ?? (hasWrk() ? 'wrk' : 'undici');
+
+/** Every request its own query; done() prints one JSON line the bench parses. */
+const WRK_LUA = `
+local counter = 0
+local path, run
+init = function(args) path = args[1]; run = args[2] end
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", path .. "?n=" .. run .. "-" .. counter)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests":%d,"bytes":%d,"durationUs":%d,"errors":%d,"status":%d,"p50Us":%d,"p99Us":%d}\\n',
+    summary.requests, summary.bytes, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99)))
+end
+`;
+
+interface Load { bytesPerSec: number; ok: number; errors: number; p50Ms: number }
+
+function runWrk(url: string, secs: number, run: string, script: string): Promise<Load> {
+  const u = new URL(url);
+  const args = ['-t1', `-c${connections}`, `-d${secs}s`, '--latency', '-s', script, `${u.origin}/`, '--', u.pathname, run];
+  const cmd = env.FV_WRK_CPUS ? 'taskset' : 'wrk';
+  const argv = env.FV_WRK_CPUS ? ['-c', env.FV_WRK_CPUS, 'wrk', ...args] : args;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = /^WRKJSON (.*)$/m.exec(out)?.[1];
+      if (code !== 0 || !line) return reject(new Error(`wrk exited ${code}: ${err || out}`));
+      const r = JSON.parse(line) as { requests: number; bytes: number; durationUs: number; errors: number; status: number; p50Us: number };
+      resolve({ bytesPerSec: r.bytes / (r.durationUs / 1e6), ok: r.requests - r.status, errors: r.errors + r.status, p50Ms: r.p50Us / 1000 });
+    });
+  });
+}
+
+/** VmHWM (peak resident set) of a process in MB, NaN when gone. */
+function peakRssMB(pid: number): number {
+  try {
+    return Number(/^VmHWM:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+const content = fs.mkdtempSync(path.join(os.tmpdir(), 'hls-sidecar-fv-'));
+fs.writeFileSync(path.join(content, 'seg.ts'), crypto.randomBytes(SEGMENT_BYTES));
+const script = path.join(content, 'unique.lua');
+fs.writeFileSync(script, WRK_LUA);
+
+const origin = await startOriginNginx(content);
+const subjects = new Map<string, Subject>();
+try {
+  for (const name of names) {
+    const kindName = name.replace(/\d+$/, '');
+    const kind = KINDS[kindName];
+    if (!kind) throw new Error(`FV_SUBJECTS: unknown subject ${name}`);
+    const isBase = kindName === 'base';
+    const dir = kind !== 'sidecar-mem' ? undefined : isBase ? env.FV_BASE_DIR : env.FV_CUR_DIR;
+    if (isBase && !dir) throw new Error('base: set FV_BASE_DIR to another checkout with dist/ built');
+    const rootDir = dir ? path.resolve(dir) : ROOT;
+    if (kind === 'sidecar-mem' && !fs.existsSync(path.join(rootDir, 'dist/src/cli.js'))) throw new Error(`${name}: ${rootDir}dist/src/cli.js missing (npm run build)`);
+    const ctx: SubjectContext = {
+      rootDir, originUrl: origin.url, originPid: origin.nginx.process.pid, runner: 'dist',
+      nodeArgs: split(env[`FV_NODE_ARGS_${name}`] ?? env.FV_NODE_ARGS),
+      sidecarArgs: ['--segment-cache-max-bytes', '0', ...split(env[`FV_SIDECAR_ARGS_${name}`] ?? env.FV_SIDECAR_ARGS)],
+    };
+    subjects.set(name, await startSubject(kind, ctx));
+  }
+  /** The processes whose peak RSS is reported: the proxy's own, or an nginx's workers. */
+  const rssPids = (name: string): number[] => {
+    const s = subjects.get(name)!;
+    if (s.pids().length) return s.pids();
+    return s.cpuPids();
+  };
+  let run = 0;
+  const measure = async (name: string, secs: number): Promise<{ mbps: number; cpuMs: number; p50Ms: number }> => {
+    const s = subjects.get(name)!;
+    const url = s.url('seg.ts');
+    const cpu0 = cpuSeconds(s.cpuPids());
+    const tag = `${++run}${Date.now() % 1e6}`;
+    let r: Load;
+    if (loader === 'wrk') r = await runWrk(url, secs, tag, script);
+    else {
+      let n = 0;
+      const l = await runStreamLoad({ url, seconds: secs, connections, query: () => `n=${tag}-${++n}` });
+      r = { bytesPerSec: l.bytesPerSec, ok: l.ok, errors: l.errors + l.non2xx, p50Ms: l.p50 };
+    }
+    if (r.errors) throw new Error(`${name}: ${r.errors} failed requests`);
+    return { mbps: r.bytesPerSec / 1e6, cpuMs: ((cpuSeconds(s.cpuPids()) - cpu0) / r.ok) * 1e3, p50Ms: r.p50Ms };
+  };
+  console.log(`first-view segments: ${SEGMENT_BYTES / 1e6} MB, ${connections} connections, ${rounds} × ${seconds} s, loader ${loader}` +
+    `${env.FV_WRK_CPUS ? ` (taskset -c ${env.FV_WRK_CPUS})` : ''}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  for (const name of names) if (warmupSeconds > 0) await measure(name, warmupSeconds); // not recorded
+  const runs = new Map<string, Array<{ mbps: number; cpuMs: number; p50Ms: number }>>(names.map((n) => [n, []]));
+  for (let i = 0; i < rounds; i++) {
+    for (const name of i % 2 ? [...names].reverse() : names) {
+      const r = await measure(name, seconds);
+      runs.get(name)!.push(r);
+      console.log(`  round ${i + 1} ${name.padEnd(12)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.cpuMs.toFixed(2)} ms CPU/segment  p50 ${r.p50Ms.toFixed(1)} ms`);
+    }
+  }
+  const ratio = (name: string, ref: string): string => {
+    const a = runs.get(name);
+    const b = runs.get(ref);
+    if (!a || !b || name === ref) return '';
+    return `${median(a.map((r, i) => r.mbps / b[i]!.mbps)).toFixed(2)}×`;
+  };
+  console.log('');
+  console.log('| subject | MB/s | CPU ms per segment | peak RSS MB | MB/s vs hlsd (paired) | MB/s vs nginx proxy_pass (paired) |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const name of names) {
+    const list = runs.get(name)!;
+    const peak = rssPids(name).map(peakRssMB).reduce((a, b) => a + b, 0);
+    const label = LABELS[name.replace(/\d+$/, '')] ?? name;
+    const extra = split(env[`FV_NODE_ARGS_${name}`] ?? env.FV_NODE_ARGS).join(' ');
+    console.log(`| ${label}${/\d$/.test(name) ? ` (${name})` : ''}${kindOf(name) === 'sidecar-mem' && extra ? ` \`${extra}\`` : ''} | ${median(list.map((r) => r.mbps)).toFixed(0)} | ${median(list.map((r) => r.cpuMs)).toFixed(2)} | ` +
+      `${peak.toFixed(0)} | ${ratio(name, 'hlsd')} | ${ratio(name, 'nginx-proxy')} |`);
+  }
+} finally {
+  for (const s of subjects.values()) await s.close().catch(() => undefined);
+  await origin.close();
+  fs.rmSync(content, { recursive: true, force: true });
+}
