@@ -76,11 +76,25 @@ export const PLAYER_SCRIPT = String.raw`(function () {
       el.textContent = describe(hls.levels[data.level]);
       el.setAttribute('data-level', String(data.level));
     });
+    // A wall of dashboards must outlive an outage: hls.js gives up on a playlist after a few retries (a
+    // fatal error), so network and media errors are retried here with a capped backoff; anything else, or
+    // a run of 20 such failures, stays fatal. Issue #15: an origin down past --stale-if-error.
+    var retries = 0;
     hls.on(Hls.Events.ERROR, function (e, data) {
       var status = data.response && data.response.code ? ' (HTTP ' + data.response.code + ')' : '';
       var message = data.type + ': ' + data.details + status;
-      if (data.fatal) fail(message); else item(warnings, message);
+      if (!data.fatal) { item(warnings, message); return; }
+      var recoverable = data.type === Hls.ErrorTypes.NETWORK_ERROR || data.type === Hls.ErrorTypes.MEDIA_ERROR;
+      if (!recoverable || retries >= 20) { fail(message); return; }
+      var wait = Math.min(8000, 500 * Math.pow(2, retries++));
+      item(warnings, message + ', retrying in ' + (wait / 1000) + ' s');
+      setTimeout(function () {
+        if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
+        else if (/^manifest/i.test(data.details)) hls.loadSource(src); // nothing loaded yet: start over
+        else hls.startLoad();
+      }, wait);
     });
+    hls.on(Hls.Events.FRAG_LOADED, function () { retries = 0; });
     hls.loadSource(src);
     hls.attachMedia(video);
   } else if (video.canPlayType('application/vnd.apple.mpegurl')) {

@@ -72,6 +72,38 @@ describe('player page: hls.js plays a stream through the proxy in Chromium', fun
     });
   }
 
+  // Issue #15: an origin down longer than hls.js's own retries (then fatal) must not leave a dashboard
+  // tile dead once the origin is back.
+  it('starts again by itself after an outage that outlasts hls.js\'s own retries', async () => {
+    const until = Date.now() + 6000;
+    let failed = 0;
+    const undo = origin.override(`/${fixtures.paths.fmp4}`, async (_req, res, ctx) => {
+      if (Date.now() < until) {
+        failed++;
+        res.writeHead(503, { 'content-length': '0' });
+        res.end();
+        return;
+      }
+      await ctx.serve(`/${fixtures.paths.fmp4}`);
+    });
+    const page = await browser.newPage();
+    try {
+      const entry = hlsdUrl(`${proxy.url}/hls-proxy`, `${origin.url}/${fixtures.paths.fmp4}?outage=1`);
+      expect((await page.goto(`${proxy.url}/hls-proxy/_/player?url=${encodeURIComponent(entry)}`))?.status()).to.equal(200);
+      await page.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).currentTime > 1.5, undefined, { timeout: 60_000 });
+      const state = await page.evaluate(() => ({
+        errors: document.getElementById('errors')!.getAttribute('data-count'),
+        warnings: document.getElementById('warnings')!.textContent ?? '',
+      }));
+      expect(failed, 'the origin failed requests during the outage').to.be.greaterThan(0);
+      expect(state.warnings).to.include('retrying');
+      expect(state.errors).to.equal('0');
+    } finally {
+      undo();
+      await page.close();
+    }
+  });
+
   it('escapes the url it echoes, serves hls.js from node_modules, 404s unknown assets', async () => {
     const evil = '"><script>alert(1)</script>';
     const html = await (await fetch(`${proxy.url}/hls-proxy/_/player?url=${encodeURIComponent(evil)}`)).text();
