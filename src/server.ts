@@ -39,6 +39,9 @@ export interface App {
   unsupportedHooks(): string[];
   /** --metrics-port server's address once listening. */
   metricsAddress(): AddressInfo | undefined;
+  /** The big-playlist render worker (render-pool.ts), started and warmed by listen() unless hooks keep
+   * every rewrite on the main thread. `warmed` resolves true once it has rewritten its sample playlist. */
+  renderWorker: { warmed: Promise<boolean>; running(): boolean; jobs(): number };
   /** Loads --hooks (a bad module rejects here), then listens, then the --metrics-port server. */
   listen(): Promise<AddressInfo>;
   /** Graceful: stop accepting, let in-flight requests finish up to shutdownTimeoutMs, then close the rest. */
@@ -128,7 +131,14 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     },
     ...(overrides.renderWorker ? [overrides.renderWorker] : []),
   );
-  const onPoolError = (err: unknown) => logger.warn({ err }, 'render worker unavailable; rewriting big playlists on the main thread');
+  // Said once, whether the worker fails while warming up or later with a playlist.
+  let poolErrorLogged = false;
+  const onPoolError = (err: unknown) => {
+    if (poolErrorLogged) return;
+    poolErrorLogged = true;
+    logger.warn({ err }, 'render worker unavailable; rewriting big playlists on the main thread');
+  };
+  let warmed: Promise<boolean> = Promise.resolve(false);
   const renderer = createRenderer(config, { signer, pool, onPoolError, ...(hasHooks ? { hooks } : {}) });
   let shuttingDown = false;
   const segmentCache = config.segmentCache.maxBytes > 0 ? createSegmentCache({ maxBytes: config.segmentCache.maxBytes, clock }) : undefined;
@@ -177,8 +187,29 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     hooks,
     unsupportedHooks: () => [...unsupported],
     metricsAddress: () => (metricsServer?.address() as AddressInfo | null) ?? undefined,
+    renderWorker: {
+      get warmed() {
+        return warmed;
+      },
+      running: () => pool.running(),
+      jobs: () => pool.jobs(),
+    },
     async listen() {
       await hooksReady;
+      // Started now, not awaited: the worker loads and compiles its code while the sockets open (with hooks
+      // every rewrite stays on the main thread, so there is nothing to warm).
+      if (!hasHooks) {
+        warmed = pool.warm().then(
+          (ok) => {
+            if (ok) logger.debug('render worker warm');
+            return ok;
+          },
+          (err: unknown) => {
+            onPoolError(err);
+            return false;
+          },
+        );
+      }
       const bind = (srv: Server, port: number): Promise<AddressInfo> =>
         new Promise((resolve, reject) => {
           srv.once('error', reject);

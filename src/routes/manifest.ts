@@ -9,6 +9,7 @@ import type { Target } from '../url-codec.js';
 import { isBlockingReload } from '../url-query.js';
 import { playlistFrontExpires } from './front-cache.js';
 import type { Renderer } from './render-playlist.js';
+import { endWith } from './send-body.js';
 
 /**
  * A playlist request: cache (coalesced, shared) → rewrite for this viewer's public base → reply.
@@ -81,7 +82,7 @@ export async function servePlaylist(deps: PlaylistDeps, req: PlaylistRequest, re
   if (frontExpires) headers['x-accel-expires'] = frontExpires;
   // Added, not spread in first: V8 built `{ ...own, ...eight more }` slowly (10% of the cached path's CPU).
   res.writeHead(200, Object.assign(scoped(headers, req.scope), req.own));
-  res.end(req.head ? undefined : buf);
+  endWith(res, req.head ? undefined : buf, renderer.releaser(buf));
   // After the reply is queued: planning costs a parse per new playlist version, never viewer latency. The
   // segments are reserved before this tick ends, so no viewer can ask for one before it is known.
   if (isPlaylist && deps.prefetch) {
@@ -105,5 +106,5 @@ export async function sendRewritten(
     'cache-control': 'no-cache',
     'x-content-type-options': 'nosniff',
   }, input.scope));
-  res.end(input.head ? undefined : buf);
+  endWith(res, input.head ? undefined : buf, renderer.releaser(buf));
 }

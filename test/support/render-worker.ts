@@ -1,14 +1,8 @@
-import { Worker } from 'node:worker_threads';
-import type { WorkerSpawner } from '../../src/routes/render-pool.js';
+import { spawnRenderWorker, type WorkerSpawner } from '../../src/routes/render-pool.js';
 
 /**
- * The render worker for tests, which run the TypeScript sources: the worker registers tsx before loading
- * src/routes/render-worker.ts (a worker does not inherit the main thread's loader hooks on Node 20).
+ * The render worker for tests, which run the TypeScript sources: render-pool.ts's own spawner registers tsx
+ * in the worker before loading src/routes/render-worker.ts (a worker does not inherit the main thread's
+ * loader hooks on Node 20). Kept as a name of its own so tests say which worker they start.
  */
-export const tsxRenderWorker: WorkerSpawner = (setup) => {
-  const entry = new URL('../../src/routes/render-worker.ts', import.meta.url).href;
-  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`, {
-    eval: true,
-    workerData: setup,
-  });
-};
+export const tsxRenderWorker: WorkerSpawner = spawnRenderWorker;
