@@ -12,9 +12,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { Agent, request } from 'undici';
-import { counterSum, healthStatus, inOwnNetns, podman, replicaMetrics, startComposeClient, type ComposeStack } from '../support/containers.js';
+import { launchChromium } from '../support/chromium.js';
+import { counterSum } from '../support/metrics-text.js';
+import { healthStatus, inOwnNetns, podman, replicaMetrics, startComposeClient, type ComposeStack } from '../support/containers.js';
 import { ffmpegPlay } from '../support/ffmpeg-client.js';
 import { getFixtures, type Fixtures } from '../support/hls-fixtures.js';
 import { startLiveStream, type LiveStream } from '../support/live-stream.js';
@@ -27,7 +29,6 @@ import { waitFor } from '../support/wait-for.js';
 
 const PROJECT = 'hlsct';
 const VIEWERS = 200;
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required', '--ignore-certificate-errors'];
 
 describe('compose stack: nginx (TLS) + 3 replicas + Redis, up for real (issue #14 §4)', function () {
   this.timeout(240_000);
@@ -124,7 +125,7 @@ describe('compose stack: nginx (TLS) + 3 replicas + Redis, up for real (issue #1
 
   describe('hls.js in headless Chromium', () => {
     let browser: Browser;
-    before(async () => { browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }); });
+    before(async () => { browser = await launchChromium({ selfSigned: true }); });
     after(async () => { await browser?.close(); });
     const entries: Array<[string, () => string]> = [
       ['the VOD', () => upstream(vodOrigin, fixtures.paths.vodMaster)],

@@ -15,7 +15,8 @@
 import { expect } from 'chai';
 import { writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { percentile, startViewers, type ViewerEvent, type ViewerLoad } from '../support/viewers.js';
 import { REPLICAS, SEGMENT_SECONDS, startFaultStage, type FaultStage } from './stage.js';
 
@@ -30,7 +31,6 @@ const ORIGIN_DOWN_MS = process.env.FAULT_LONG === '1' ? 30_000 : Math.max(FAULT_
 const STALE_MS = ORIGIN_DOWN_MS - 5000;
 const VIEWERS = Number(process.env.FAULT_VIEWERS ?? 200);
 const HALF_TD_MS = (SEGMENT_SECONDS * 1000) / 2;
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required', '--ignore-certificate-errors'];
 
 interface Row {
   fault: string;
@@ -44,6 +44,8 @@ interface Row {
   afterMax: number;
   recoveryMs: number;
   note: string;
+  /** The first unexpected failures of the row, for the assertion message. */
+  failures: string[];
 }
 
 /**
@@ -82,7 +84,7 @@ describe('faults across real network hops (issue #15)', function () {
       playlistUrl: stage.livePlaylistUrl, viewers: VIEWERS, dispatcher: stage.dispatcher,
       reloadMs: SEGMENT_SECONDS * 1000, maxMs: 580_000, requestTimeoutMs: 15_000, onEvent: (e) => events.push(e),
     });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium({ selfSigned: true });
     page = await browser.newPage();
     const url = `${stage.publicBase}/_/player?url=${encodeURIComponent(stage.livePlaylistUrl)}`;
     expect((await page.goto(url))?.status()).to.equal(200);
@@ -167,6 +169,7 @@ describe('faults across real network hops (issue #15)', function () {
       afterMax: Number.isFinite(t2) ? maxPerHalfTd(fetches, t2 + HALF_TD_MS, afterEnd - HALF_TD_MS) : NaN,
       recoveryMs: t2 - t1,
       note: f.note?.(window, t0) ?? '',
+      failures: failures.slice(0, 3).map((e) => `${e.kind} ${e.status} ${e.error} after ${e.ms.toFixed(0)} ms`),
     };
     rows.push(row);
     if (process.env.FAULT_DEBUG === '1') {
@@ -188,9 +191,9 @@ describe('faults across real network hops (issue #15)', function () {
    * there and in docs/deploy.md, each still bounded by what `known` asserts instead. A known miss is
    * printed in the table's note, never hidden.
    */
-  function expectTargets(row: Row, failures: string[] = [], known: Partial<Record<Target, { why: string; holds: boolean }>> = {}): void {
+  function expectTargets(row: Row, known: Partial<Record<Target, { why: string; holds: boolean }>> = {}): void {
     const misses: Array<[Target, string | false]> = [
-      ['failed', row.failed > 0 && `${row.failed} failed requests ${failures.slice(0, 3).join('; ')}`],
+      ['failed', row.failed > 0 && `${row.failed} failed requests ${row.failures.join('; ')}`],
       ['p99', !(row.p99 <= 1000) && `playlist p99 ${row.p99.toFixed(0)} ms > 1 s`],
       // A rate, as the target is stated; the busiest window is printed beside it (a replica that goes from
       // fetching alone back to sharing may fetch twice within one window of a transition).
@@ -210,7 +213,6 @@ describe('faults across real network hops (issue #15)', function () {
     }
     expect(unexpected, row.fault).to.deep.equal([]);
   }
-  const failureLines = (row: Row) => events.filter((e) => e.error !== undefined).slice(-3).map((e) => `${e.kind} ${e.status} ${e.error} after ${e.ms.toFixed(0)} ms`);
   const servedSince = async (name: (typeof REPLICAS)[number], since: number) => (await stage.served(name).catch(() => since)) > since;
 
   it('Redis blackhole: every packet to and from the primary dropped', async () => {
@@ -221,7 +223,7 @@ describe('faults across real network hops (issue #15)', function () {
       heal: () => stage.host('redis1').blackhole(false),
       recovered: allShared,
     });
-    expectTargets(row, failureLines(row));
+    expectTargets(row);
   });
 
   it('replica host lost: its link down, then back', async () => {
@@ -233,7 +235,7 @@ describe('faults across real network hops (issue #15)', function () {
       heal: async () => { await stage.replicas.r2.host.setLink(true); servedAtHeal = await stage.served('r2').catch(() => 0); },
       recovered: () => servedSince('r2', servedAtHeal),
     });
-    expectTargets(row, failureLines(row), {
+    expectTargets(row, {
       // nginx's passive checks: a request sent over a connection kept alive to the lost host waits for the
       // link or proxy_read_timeout; bounded by the fault itself (each finished when the link came back).
       p99: { why: 'requests on connections kept alive to the lost host wait for its return', holds: row.p99 <= FAULT_MS + 2000 },
@@ -248,7 +250,7 @@ describe('faults across real network hops (issue #15)', function () {
       heal: () => stage.restartReplica('r3', false),
       recovered: () => servedSince('r3', 0),
     });
-    expectTargets(row, failureLines(row));
+    expectTargets(row);
   });
 
   it('slow, lossy origin: 300 ± 100 ms delay and 2 % loss', async () => {
@@ -263,7 +265,7 @@ describe('faults across real network hops (issue #15)', function () {
         return recent.length > VIEWERS / 2 && percentile(recent.map((e) => e.ms), 99) < 250;
       },
     });
-    expectTargets(row, failureLines(row));
+    expectTargets(row);
   });
 
   it('origin down: link down; stale playlists for the stale-if-error window, then clean 502/504', async () => {
@@ -283,7 +285,7 @@ describe('faults across real network hops (issue #15)', function () {
         return `${stale} STALE, ${clean.length} clean 502/504 (slowest ${clean.length ? Math.max(...clean.map((e) => e.ms)).toFixed(0) : 0} ms)`;
       },
     });
-    expectTargets(row, failureLines(row));
+    expectTargets(row);
   });
 
   it('Sentinel failover: the primary\'s host cut off for good, the replica promoted', async () => {
@@ -304,7 +306,7 @@ describe('faults across real network hops (issue #15)', function () {
       note: () => `promoted ${redis2.address}`,
     });
     expect(await stage.primary()).to.equal(redis2.address);
-    expectTargets(row, failureLines(row));
+    expectTargets(row);
   });
 
   it('hls.js kept playing through every fault', async () => {

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
+import { counterSum } from '../support/metrics-text.js';
 import { cacheDirRows, readRepoFile as read, substitute } from '../support/deploy-kit.js';
 import { getFixtures, type Fixtures } from '../support/hls-fixtures.js';
 import { startLiveStream, type LiveStream } from '../support/live-stream.js';
@@ -158,10 +159,7 @@ export async function startFaultStage(opts: { replicaArgs?: string[]; originDela
     const publicBase = `https://${host('front').address}/hls-proxy`;
     const served = async (name: (typeof REPLICAS)[number]) => {
       const r = await request(`${replicas[name].base}/metrics`, { headersTimeout: 2000, bodyTimeout: 2000 });
-      const text = await r.body.text();
-      let n = 0;
-      for (const m of text.matchAll(/^hls_sidecar_requests_total\{route="(playlist|stream)",[^}]*\} (\d+)/gm)) n += Number(m[2]);
-      return n;
+      return counterSum(await r.body.text(), 'hls_sidecar_requests_total', /route="(playlist|stream)"/);
     };
     return {
       topology,

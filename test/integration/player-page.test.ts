@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { getFixtures, type Fixtures } from '../support/hls-fixtures.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { hlsdUrl, startProxy, type RunningProxy } from '../support/proxy.js';
@@ -13,8 +14,6 @@ import { hlsdUrl, startProxy, type RunningProxy } from '../support/proxy.js';
  * is true, so the H.264/AAC fixtures play as they are.
  */
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'];
-
 describe('player page: hls.js plays a stream through the proxy in Chromium', function () {
   this.timeout(90_000);
   let fixtures: Fixtures;
@@ -26,7 +25,7 @@ describe('player page: hls.js plays a stream through the proxy in Chromium', fun
     fixtures = await getFixtures();
     origin = await startOrigin({ root: fixtures.root });
     proxy = await startProxy({ prefix: '/hls-proxy' });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCommand, spawnManaged, type RunResult } from './processes.js';
 import { ROOT } from './proxy.js';
+import { onlyOwnLinks } from './netns.js';
 import { waitFor } from './wait-for.js';
 
 export const CONTAINERS_CONF = path.join(ROOT, 'scripts/podman/containers.conf');
@@ -49,11 +50,8 @@ export async function waitHealthy(container: string, timeoutMs = 60_000): Promis
   await waitFor(`${container} healthy`, async () => (await healthStatus(container)) === 'healthy', timeoutMs, 1000);
 }
 
-/** Whether this process sits in a network namespace of its own (only `lo` and what the tests made). */
-export async function inOwnNetns(): Promise<boolean> {
-  const r = await runCommand('ip', ['-o', 'link', 'show'], { timeoutMs: 5000 });
-  return r.stdout.split('\n').filter((l) => l.trim() !== '').every((l) => /^\d+: (lo|cni-podman\d+|veth[^:]*|hls[^:]*)[:@]/.test(l));
-}
+/** In a namespace of its own: only lo, and the bridges and veths podman made for the suite's networks. */
+export const inOwnNetns = (): Promise<boolean> => onlyOwnLinks(/^(cni-podman\d+|veth.*|hls.*)$/);
 
 export interface ComposeStack {
   project: string;
@@ -108,14 +106,4 @@ export async function startComposeClient(project: string, stackEnv: Record<strin
 export async function replicaMetrics(container: string, prefix = '/hls-proxy'): Promise<string> {
   const script = `fetch('http://127.0.0.1:8080${prefix}/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`;
   return podmanOk(['exec', container, 'node', '-e', script], 30_000);
-}
-
-/** Sum of one counter's samples in a Prometheus text, optionally only those whose labels match. */
-export function counterSum(metrics: string, name: string, labels: RegExp = /.*/): number {
-  let sum = 0;
-  for (const line of metrics.split('\n')) {
-    const m = new RegExp(`^${name}(\\{[^}]*\\})? ([0-9.e+-]+)$`).exec(line);
-    if (m && labels.test(m[1] ?? '')) sum += Number(m[2]);
-  }
-  return sum;
 }

@@ -47,3 +47,16 @@ export function spawnInLoopbackNetns(cmd: string, args: readonly string[], opts:
   const wrapped = loopbackNetnsCommand(cmd, args);
   return spawnManaged(wrapped.cmd, wrapped.args, opts);
 }
+
+/**
+ * Whether this process sits in a network namespace of its own: its only links are `lo` and those whose
+ * names `ours` matches (links the test made itself). On the machine's own namespace a test bridge or
+ * container network could route somewhere real, so the multi-host suites refuse to run there.
+ */
+export async function onlyOwnLinks(ours: RegExp): Promise<boolean> {
+  const r = await runCommand('ip', ['-o', 'link', 'show'], { timeoutMs: 5000 });
+  return r.code === 0 && r.stdout.split('\n').filter((l) => l.trim() !== '').every((l) => {
+    const name = /^\d+: ([^:@]+)[:@]/.exec(l)?.[1];
+    return name === 'lo' || (name !== undefined && ours.test(name));
+  });
+}

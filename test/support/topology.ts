@@ -11,6 +11,7 @@
  * this kernel.
  */
 import { randomBytes } from 'node:crypto';
+import { onlyOwnLinks } from './netns.js';
 import { runCommand, spawnManaged, type ManagedProcess, type RunResult, type SpawnManagedOptions } from './processes.js';
 
 export const SUBNET = '10.99.0';
@@ -44,18 +45,12 @@ async function sh(cmd: string, args: readonly string[]): Promise<string> {
   return r.stdout;
 }
 
-/** Whether this process is where hosts may be built: a namespace whose only links are lo and ours. */
-export async function isolatedNamespace(): Promise<boolean> {
-  const links = (await sh('ip', ['-o', 'link', 'show'])).split('\n').filter((l) => l.trim() !== '');
-  return links.every((l) => /^\d+: (lo|hlsf[^:@]*)[:@]/.test(l));
-}
-
 /**
  * Builds hosts named after `lastOctets` (name → last octet of 10.99.0.x). Refuses to run outside an
  * isolated namespace: on the machine's own namespace the bridge could route somewhere real.
  */
 export async function startTopology(lastOctets: Record<string, number>): Promise<Topology> {
-  if (!(await isolatedNamespace())) throw new Error('topology: run inside `unshare -n` (scripts/test-faults.sh)');
+  if (!(await onlyOwnLinks(/^hlsf/))) throw new Error('topology: run inside `unshare -n` (scripts/test-faults.sh)');
   const run = randomBytes(3).toString('hex');
   const bridge = `hlsf${run}`;
   await sh('ip', ['link', 'add', bridge, 'type', 'bridge']);

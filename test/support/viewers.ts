@@ -46,7 +46,6 @@ export interface ViewerEvent {
 }
 
 export interface ViewerLoad {
-  stats(): ViewerStats;
   /** Stats since the last mark (or the start), for one phase of a test. */
   mark(): ViewerStats;
   stop(): Promise<ViewerStats>;
@@ -115,7 +114,6 @@ export function startViewers(opts: ViewerLoadOptions): ViewerLoad {
 
   const running = Promise.all(Array.from({ length: opts.viewers }, viewer));
   return {
-    stats: () => total,
     mark() {
       const p = phase;
       phase = empty();
