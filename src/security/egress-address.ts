@@ -6,7 +6,9 @@ import { isIP } from 'node:net';
  * (`new URL(origin).hostname`), which percent-decodes the host, maps IDN labels to punycode (UTS #46, the
  * same as node:url domainToASCII), reads `2130706433`, `0x7f000001`, `0177.0.0.1` and `127.1` as IPv4
  * (WHATWG URL §3.5 "IPv4 parser") and compresses IPv6. So the policy parses with that very parser and never
- * with a home-made one: a host that means 127.0.0.1 to the socket means 127.0.0.1 to the policy.
+ * with a home-made one: a host that means 127.0.0.1 to the socket means 127.0.0.1 to the policy. (The URLs
+ * the proxy fetches never carry those IPv4 forms: upstream/url-differential.ts refuses them first. This
+ * stays the policy's own defence for any caller.)
  */
 
 export interface EgressRequest {

@@ -148,7 +148,15 @@ export function createUpstream(
   async function open(url: string, init: RequestInit): Promise<UpstreamResponse> {
     let current = url;
     for (let hop = 0; ; hop++) {
-      const target = parseTargetUrl(current);
+      let target: TargetUrl;
+      try {
+        target = parseTargetUrl(current);
+      } catch (err) {
+        // The first URL is the client's token (400). A Location that no two parsers read alike, or none
+        // can, is the upstream's answer: never followed, and a bad response from it (issue #15 §4).
+        if (hop === 0) throw err;
+        throw new ProxyError('UPSTREAM_BAD_RESPONSE', { detail: 'redirect to a malformed or ambiguous URL', cause: err });
+      }
       if (deps.guard) await deps.guard.check(target);
       // A copy only when a hop adds credentials: undici reads the object and never keeps or changes it.
       const headers =

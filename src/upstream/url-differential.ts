@@ -9,11 +9,15 @@ import { parseIp } from '../security/egress-address.js';
  * byte for byte as written (signed CDN queries), nothing is re-serialised through `new URL()`.
  *
  * Two spellings still name the same host when RFC 3986 itself says so: case (§3.2.2 "The host subcomponent
- * is case-insensitive"), percent-encoded unreserved characters (§2.3 "URIs that differ in the replacement
- * of an unreserved character with its corresponding percent-encoded US-ASCII octet are equivalent"), the
- * same IPv6 address in another text form, and the rare IPv4 number forms of §7.4, which tells a filter to
- * judge "the numeric value, and not ... a string literal": that value is what WHATWG reads, what the socket
- * reaches and what the egress policy judges. Pure.
+ * is case-insensitive"), percent-encoded unreserved characters in a name (§2.3 "URIs that differ in the
+ * replacement of an unreserved character with its corresponding percent-encoded US-ASCII octet are
+ * equivalent") and the same IPv6 address in another text form.
+ * An IPv4 address must be written as §3.2.2's IPv4address, byte for byte: four dec-octets, no leading
+ * zero, no trailing dot, nothing percent-encoded. WHATWG's IPv4 number parser also reads `2130706433`,
+ * `0x7f.1`, `127.1`, `0177.0.0.1`, `127.0.0.1.` and `%31%32%37.0.0.1` as 127.0.0.1, where RFC 3986 sees a
+ * reg-name, a name to resolve; §7.4 "Rare IP Address Formats" lists exactly these as what lets one
+ * component read another address than the next (`0177` is 127 to inet_aton and 177 to a decimal reader),
+ * so a URL in such a form is refused (issue #15 §4) rather than judged by one reading. Pure.
  */
 
 /** What the RFC 3986 split read (target-url.ts). */
@@ -43,9 +47,6 @@ const USERINFO = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*$/;
 const REG_NAME = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$/;
 // RFC 3986 §2.3: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~".
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
-// WHATWG "IPv4 number parser" inputs (decimal, 0x hex, 0 octal; 1 to 4 parts; one trailing dot), the
-// forms RFC 3986 §7.4 lists as read by inet_aton() and friends.
-const IPV4_NUMBER_FORM = /^(?:(?:0x[0-9a-f]*|\d+)\.){0,3}(?:0x[0-9a-f]*|\d+)\.?$/;
 const PCT = /%([0-9A-Fa-f]{2})/g;
 
 const refuse = (why: string): Agreement => ({ ok: false, why });
@@ -81,15 +82,15 @@ function agreedHost(written: string, whatwg: string): string | undefined {
     const b = parseIp(whatwg);
     return a && b && a.v6 === b.v6 && a.value === b.value ? whatwg.slice(1, -1) : undefined;
   }
+  // WHATWG read an IPv4 address: only the RFC 3986 IPv4address spelling of it names the same host to every
+  // reader, and WHATWG serialises exactly that (four dec-octets without leading zeros).
+  if (parseIp(whatwg)?.v6 === false) return written === whatwg ? whatwg : undefined;
   if (!REG_NAME.test(written)) return undefined;
   const normal = decodeUnreserved(written).toLowerCase();
   // Anything still percent-encoded (UTF-8 of an IDN, a reserved character) is decoded and IDNA-mapped by
   // WHATWG's host parser ("domain to ASCII"): another spelling of another string. Punycode is unambiguous.
   if (normal.includes('%')) return undefined;
-  if (whatwg === normal) return whatwg;
-  // RFC 3986 §7.4: "literals should be converted to numeric form and filtered based on the numeric value".
-  if (IPV4_NUMBER_FORM.test(normal) && parseIp(whatwg)?.v6 === false) return whatwg;
-  return undefined;
+  return whatwg === normal ? whatwg : undefined;
 }
 
 /** Do the RFC 3986 reading of `url` and WHATWG's agree on scheme, userinfo, host and port? */

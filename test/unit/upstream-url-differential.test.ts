@@ -109,16 +109,20 @@ const rows: Row[] = [
   ['http://b%C3%BCcher.test/', 'xn--bcher-kva.test:80', 'b%C3%BCcher.test:80', 'refused'],
   ['http://a%40b.test/', 'fails', 'a%40b.test:80', 'refused'],
   ['http://a%2Etest/', 'a.test:80', 'a%2Etest:80', 'accepted'],
-  ['http://%31%32%37.0.0.1/', '127.0.0.1:80', '%31%32%37.0.0.1:80', 'accepted'],
+  // §3.2.2: "If host matches the rule for IPv4address, then it should be considered an IPv4 address literal
+  // and not a reg-name"; `%31%32%37.0.0.1` does not match it (a reg-name to RFC 3986, an address to WHATWG).
+  ['http://%31%32%37.0.0.1/', '127.0.0.1:80', '%31%32%37.0.0.1:80', 'refused'],
   // WHATWG "IPv4 number parser" (0x hex, 0 octal, fewer than four parts, a trailing dot) vs an RFC 3986
-  // reg-name. §7.4 "Rare IP Address Formats": a filter should convert such literals "to numeric form and
-  // filter based on the numeric value, and not on a string literal": the value WHATWG reads, the socket
-  // reaches and the egress policy judges (test/unit/egress-policy.test.ts and security-egress pin that).
-  ['http://2130706433/', '127.0.0.1:80', '2130706433:80', 'accepted'],
-  ['http://0x7f.1/', '127.0.0.1:80', '0x7f.1:80', 'accepted'],
-  ['http://127.1/', '127.0.0.1:80', '127.1:80', 'accepted'],
-  ['http://0177.0.0.1/', '127.0.0.1:80', '0177.0.0.1:80', 'accepted'],
-  ['http://127.0.0.1./', '127.0.0.1:80', '127.0.0.1.:80', 'accepted'],
+  // reg-name. §7.4 "Rare IP Address Formats": "these additional IP address formats are not allowed in the URI
+  // syntax due to differences between platform implementations", e.g. a leading zero read as octal by some
+  // and as decimal by others (issue #15 §4: refused, whatever value WHATWG reads).
+  ['http://2130706433/', '127.0.0.1:80', '2130706433:80', 'refused'],
+  ['http://0x7f.1/', '127.0.0.1:80', '0x7f.1:80', 'refused'],
+  ['http://127.1/', '127.0.0.1:80', '127.1:80', 'refused'],
+  ['http://0177.0.0.1/', '127.0.0.1:80', '0177.0.0.1:80', 'refused'],
+  ['http://127.0.0.1./', '127.0.0.1:80', '127.0.0.1.:80', 'refused'],
+  ['http://010.0.0.1/', '8.0.0.1:80', '010.0.0.1:80', 'refused'], // octal to WHATWG, 10.0.0.1 to a decimal reader
+  ['http://10.0.0.1/', '10.0.0.1:80', '10.0.0.1:80', 'accepted'], // the one IPv4address spelling
   ['http://1.2.3.4.5/', 'fails', '1.2.3.4.5:80', 'refused'], // WHATWG: ends in a number, not IPv4
   ['http://09.1/', 'fails', '09.1:80', 'refused'], // WHATWG: 09 is not octal
 
