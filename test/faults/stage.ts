@@ -145,6 +145,9 @@ export async function startFaultStage(opts: { replicaArgs?: string[]; originDela
     const upstream = substitute(read('nginx/upstream.conf'), [
       ...REPLICAS.map((n, i): [string, string] => [`server 127.0.0.1:808${i} `, `server ${host(n).address}:8080 `]),
       ...cacheDirRows(path.join(tmp, 'front-cache')),
+      // Replicas on other hosts, as upstream.conf says for them: no keepalive pool (a request sent over a
+      // connection kept alive to a vanished host waits for its return; a fresh connect fails in 250 ms).
+      ['    keepalive 128;\n', ''],
     ], 'upstream.conf');
     const site = substitute(read('nginx/example-server.conf'), [
       ['listen 80;', `listen ${host('front').address}:80;`], ['    listen [::]:80;\n', ''],
