@@ -25,6 +25,7 @@ export const OPTIONS = {
   bind: { type: 'string', default: '', group: 'Server', describe: 'address to listen on (empty: all interfaces)' },
   'shutdown-timeout': { type: 'number', default: 30000, group: 'Server', describe: 'ms to let in-flight requests finish on SIGTERM/SIGINT' },
   'metrics-port': { type: 'number', default: 0, group: 'Server', describe: 'serve /metrics and /readyz on this extra port too (0: only on the main port)' },
+  offload: { type: 'string', default: 'auto', group: 'Server', describe: 'auto: segments, keys and init sections are answered with X-Accel-Redirect, and nginx fetches and streams them itself, when a trusted front announces it can (X-HLS-Sidecar-Offload, set by the shipped nginx templates); none: always streamed here (IIS, one process)' },
 
   host: { type: 'string', group: 'Public URLs', describe: 'public host[:port] written into playlists; ":443" means https (as hlsd)' },
   prefix: { type: 'string', group: 'Public URLs', describe: 'public path prefix, e.g. /hls-proxy (default: taken from X-Forwarded-Prefix or the request path)' },

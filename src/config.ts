@@ -47,6 +47,11 @@ export interface Config {
   bind: string;
   shutdownTimeoutMs: number;
   metricsPort: number;
+  /**
+   * --offload (issue #16 §1): 'auto' answers a stream request with X-Accel-Redirect when a --trust-proxy peer
+   * announced an internal location for it (routes/offload-plan.ts); 'none' always streams here.
+   */
+  offload: 'auto' | 'none';
   /** --host: wins over forwarded headers and the request Host. */
   publicHost: PublicHost | undefined;
   /** --prefix, normalised to '' or '/x/y' (no trailing slash); undefined = forwarded or echoed. */
@@ -179,11 +184,15 @@ export function parseConfig(raw: Raw): Config {
     return v?.toLowerCase();
   };
 
+  const offload = str(raw, 'offload') ?? 'auto';
+  if (offload !== 'auto' && offload !== 'none') throw new ConfigError('offload', 'expected auto or none');
+
   const config: Config = {
     port: num(raw, 'port', 0, 65535),
     bind: str(raw, 'bind') ?? '',
     shutdownTimeoutMs: num(raw, 'shutdown-timeout', 0),
     metricsPort: num(raw, 'metrics-port', 0, 65535),
+    offload,
     publicHost: hostValue ? parsePublicHost(hostValue) : undefined,
     prefix: prefixValue === undefined ? undefined : normalizePrefix(prefixValue),
     trustProxy: ipSet(raw, 'trust-proxy'),

@@ -276,7 +276,7 @@ const DEFAULT_EXT: Record<Exclude<TargetKind, 'playlist'>, string> = {
 };
 
 /** Lower-case extension of the last path segment of an absolute URL (1-10 letters/digits), or ''. */
-function pathExtension(url: string): string {
+export function pathExtension(url: string): string {
   const scheme = url.indexOf('://');
   const authority = scheme === -1 ? 0 : scheme + 3;
   const q = url.indexOf('?', authority);

@@ -15,6 +15,8 @@ export interface Metrics {
   upstreamRequests: Counter<'host' | 'type'>;
   upstreamErrors: Counter<'host' | 'code'>;
   bytesStreamed: Counter<string>;
+  /** Issue #16 §1: stream requests answered with X-Accel-Redirect ('offloaded') or streamed here, and why. */
+  offloads: Counter<'result'>;
   openStreams: Gauge<string>;
   prefetchEvents: Counter<'event'>;
   prefetchServed: Counter<'result'>;
@@ -127,6 +129,7 @@ export function createMetrics(cache: PlaylistCache, sources: MetricSources = {})
       registers: [registry],
     }),
     upstreamErrors: new Counter({ name: 'hls_sidecar_upstream_errors_total', help: 'upstream failures by host and error code', labelNames: ['host', 'code'], registers: [registry] }),
+    offloads: new Counter({ name: 'hls_sidecar_offload_total', help: 'stream requests a front announced it could fetch itself: offloaded (X-Accel-Redirect), or the reason they were streamed here', labelNames: ['result'], registers: [registry] }),
     bytesStreamed: new Counter({ name: 'hls_sidecar_bytes_streamed_total', help: 'segment/key/init body bytes written to clients (counted as written, not from Content-Length)', registers: [registry] }),
     openStreams: new Gauge({ name: 'hls_sidecar_open_streams', help: 'segment responses in flight', registers: [registry] }),
     prefetchEvents: new Counter({

@@ -14,6 +14,8 @@ import type { Slot } from '../prefetch/segment-store.js';
 import { segmentFrontExpires, sharedFreshness } from './front-cache.js';
 import { sendRewritten } from './manifest.js';
 import type { Renderer } from './render-playlist.js';
+import { offloadHeaders, planOffload, type OffloadFacts } from './offload-plan.js';
+import { pathExtension } from '../url-codec.js';
 
 /**
  * Segments, keys, init sections, and anything else that is not requested as a playlist: streamed, never
@@ -31,6 +33,10 @@ export interface StreamDeps {
   renderer: Renderer;
   /** --segment-cache-max-bytes: the proxy's own copies of segments many viewers ask for; absent = off. */
   segmentCache?: SegmentCache | undefined;
+  /** hlsd hooks are installed (their request headers are the proxy's own to add): never offloaded. */
+  hooks?: unknown;
+  /** Counts what happened to each offload decision (issue #16 §1); absent = not counted. */
+  metrics?: { offloads: { inc(labels: { result: string }): void } };
 }
 
 export interface StreamRequest {
@@ -67,9 +73,70 @@ async function peek(body: UpstreamBody): Promise<Buffer | null> {
   }
 }
 
+/** What only the proxy's own upstream client applies, per config (frozen, so worked out once). */
+const proxyOnlyMemo = new WeakMap<Config, OffloadFacts['proxyOnly']>();
+function proxyOnly(config: Config, hooks: boolean): OffloadFacts['proxyOnly'] {
+  let p = proxyOnlyMemo.get(config);
+  if (!p) {
+    const options = Object.keys(config.upstreamTls.options);
+    p = {
+      httpProxy: !!config.httpProxy,
+      hooks: false,
+      reqOptionHeaders: options.includes('headers'),
+      tlsOptions: options.some((k) => k !== 'headers'),
+      insecure: !config.upstreamTls.rejectUnauthorized,
+    };
+    proxyOnlyMemo.set(config, p);
+  }
+  return hooks ? { ...p, hooks } : p;
+}
+
+/**
+ * Issue #16 §1: answers with X-Accel-Redirect when the trusted front announced it can fetch the upstream
+ * itself and nothing about this request needs the proxy's own client (routes/offload-plan.ts). The URL goes
+ * through the egress guard and the name is resolved and judged exactly as for a connection of the proxy's
+ * own; the front connects to the judged address. Returns false to stream as before.
+ */
+async function tryOffload(deps: StreamDeps, req: IncomingMessage, res: ServerResponse, r: StreamRequest, headers: Record<string, string>): Promise<boolean> {
+  const { config, upstream } = deps;
+  if (config.offload === 'none' || !upstream.judge) return false;
+  const scheme = /^(https?):/i.exec(r.upstreamUrl)?.[1]?.toLowerCase();
+  const verdict = planOffload({
+    mode: config.offload,
+    trustedPeer: config.trustProxy.has(req.socket.remoteAddress ?? ''),
+    method: req.method ?? '',
+    client: req.headers,
+    scope: r.scope,
+    upstreamHeaders: headers,
+    upstream: {
+      protocol: scheme === 'https' ? 'https:' : 'http:',
+      extension: pathExtension(r.upstreamUrl),
+      userinfo: /^https?:\/\/[^/?#]*@/i.test(r.upstreamUrl),
+      url: r.upstreamUrl,
+    },
+    proxyOnly: proxyOnly(config, !!deps.hooks),
+  });
+  if (!verdict.offload) {
+    if (verdict.reason !== 'not-announced' && verdict.reason !== 'off') deps.metrics?.offloads.inc({ result: verdict.reason });
+    return false;
+  }
+  const judged = await upstream.judge(r.upstreamUrl);
+  if (!judged) {
+    deps.metrics?.offloads.inc({ result: 'no-judged-address' });
+    return false;
+  }
+  const { target } = judged;
+  res.writeHead(200, offloadHeaders(verdict.location, { ...target, host: target.origin.slice(target.origin.indexOf('//') + 2) }, judged, headers, r.own));
+  res.end();
+  deps.metrics?.offloads.inc({ result: 'offloaded' });
+  return true;
+}
+
 export async function serveStream(deps: StreamDeps, req: IncomingMessage, res: ServerResponse, r: StreamRequest): Promise<void> {
   const { config, upstream, renderer } = deps;
   const head = req.method === 'HEAD';
+  const upstreamHeaders = upstreamRequestHeaders({ config: config.upstreamHeaders, referer: r.target.referer, client: req.headers });
+  if (await tryOffload(deps, req, res, r, upstreamHeaders)) return;
   // A RequestAbort, not an AbortController: the same switch for the upstream client at a fraction of the
   // cost (request-abort.ts). 'close' fires on the response when the client disconnects before it has been
   // fully written.
@@ -80,7 +147,7 @@ export async function serveStream(deps: StreamDeps, req: IncomingMessage, res: S
 
   const up = await upstream.open(r.upstreamUrl, {
     method: head ? 'HEAD' : 'GET',
-    headers: upstreamRequestHeaders({ config: config.upstreamHeaders, referer: r.target.referer, client: req.headers }),
+    headers: upstreamHeaders,
     signal: abort,
   });
   if (up.status >= 500) {

@@ -58,7 +58,21 @@ export interface RequestInit {
   signal?: AbortSignal | RequestAbort;
 }
 
+/** The URL's target and the address the egress policy judged for it (security/pinned-lookup.ts). */
+export interface JudgedUpstream {
+  target: TargetUrl;
+  address: string;
+  family: 4 | 6;
+}
+
 export interface Upstream {
+  /**
+   * Issue #16 §1: what open() would check before connecting (the URL through the egress guard, the name
+   * resolved once and every address judged), without connecting: the address a front server is to connect
+   * to instead. Throws as open() would (EGRESS_DENIED, UPSTREAM_UNREACHABLE); undefined when no judged
+   * address can be given (no pinned lookup, --http-proxy, an injected dispatcher).
+   */
+  judge?(url: string): Promise<JudgedUpstream | undefined>;
   /** Opens a response (segment, key, init section), following redirects; the caller streams the body. */
   open(url: string, init: RequestInit): Promise<UpstreamResponse>;
   /** Fetches a playlist whole, with the size limit and an overall deadline. Non-2xx → ProxyError. */
@@ -241,8 +255,24 @@ export function createUpstream(
     }
   }
 
+  async function judge(url: string): Promise<JudgedUpstream | undefined> {
+    if (!ownsDispatcher || config.httpProxy || !deps.lookupFor) return undefined;
+    const target = parseTargetUrl(url);
+    if (deps.guard) await deps.guard.check(target);
+    const lookup = deps.lookupFor(target.origin);
+    const first = await new Promise<{ address: string; family: number }>((resolve, reject) =>
+      lookup(target.hostname, { all: true }, (err, addresses) => {
+        const list = addresses as unknown as Array<{ address: string; family: number }>;
+        if (err || !Array.isArray(list) || list.length === 0) reject(classify(err ?? new Error('no address')));
+        else resolve(list[0]!);
+      }),
+    );
+    return { target, address: first.address, family: first.family === 6 ? 6 : 4 };
+  }
+
   return {
     open,
+    judge,
     fetchPlaylist,
     async close() {
       await h1?.close();

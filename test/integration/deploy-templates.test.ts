@@ -46,7 +46,7 @@ describe('deployment templates (issue #6)', function () {
       const prefix = path.join(tmp, name);
       await mkdir(path.join(prefix, 'hls-sidecar'), { recursive: true });
       await mkdir(path.join(prefix, 'tmp'), { recursive: true });
-      for (const f of ['hls-proxy-location.conf', 'example-server.conf']) {
+      for (const f of ['hls-proxy-location.conf', 'hls-proxy-offload.conf', 'example-server.conf']) {
         await copyFile(path.join(ROOT, 'nginx', f), path.join(prefix, 'hls-sidecar', f));
       }
       // nginx -t creates the cache directory: in the prefix, not in /var/cache.

@@ -174,8 +174,10 @@ describe('front micro-cache (nginx templates): playlists kept one second, for ev
     const segmentPath = (): string => `/${fixtures.paths.vodFirstSegment}`;
     const url = (p: string, f: Front = front): string => hlsdUrl(`${f.nginx.url}/hls-proxy`, `${origin.url}${p}`, 'ts');
     // The replicas' own segment cache is off here, so what reaches the origin is nginx's doing alone
-    // (the replicas' cache has its own tests: segment-cache.test.ts).
-    const NO_REPLICA_COPIES = ['--segment-cache-max-bytes', '0'];
+    // (the replicas' cache has its own tests: segment-cache.test.ts). Replies the replicas stream
+    // themselves (--offload none): a copy shows by its repeated X-Request-Id. Offloaded replies get the
+    // id of the request they answer, and their copies are tested in offload-nginx.test.ts (issue #16 §1).
+    const NO_REPLICA_COPIES = ['--segment-cache-max-bytes', '0', '--offload', 'none'];
     before(async () => {
       front = await startFront(NO_REPLICA_COPIES);
       file = await readFile(path.join(fixtures.root, fixtures.paths.vodFirstSegment));

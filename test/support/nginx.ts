@@ -10,9 +10,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort, waitForPort } from './ports.js';
 import { removeOnExit, runCommand, spawnManaged, type ManagedProcess } from './processes.js';
 
@@ -99,9 +100,13 @@ export function substituteNginxVars(conf: string, vars: Record<string, string>):
     (whole, a: string | undefined, b: string | undefined) => vars[a ?? b ?? ''] ?? whole);
 }
 
+/** The shipped templates (nginx/), as an install has them: `include hls-sidecar/<file>;` resolves in the prefix. */
+const TEMPLATES = fileURLToPath(new URL('../../nginx/', import.meta.url));
+
 async function makePrefix(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hls-sidecar-nginx-'));
   await mkdir(path.join(dir, 'tmp'));
+  await cp(TEMPLATES, path.join(dir, 'hls-sidecar'), { recursive: true });
   return dir;
 }
 
