@@ -62,9 +62,10 @@ export type OffloadVerdict = { offload: true; location: string } | { offload: fa
 export function planOffload(f: OffloadFacts): OffloadVerdict {
   const no = (reason: string): OffloadVerdict => ({ offload: false, reason });
   if (f.mode === 'none') return no('off');
+  if (!f.trustedPeer) return no('not-announced');
+  if (f.client[STREAM_ITSELF_HEADER] === '1') return no('redirected');
   const announced = f.client[OFFLOAD_HEADER];
-  if (!f.trustedPeer || typeof announced !== 'string' || !LOCATION.test(announced)) return no('not-announced');
-  if (f.client[STREAM_ITSELF_HEADER] !== undefined) return no('redirected');
+  if (typeof announced !== 'string' || !LOCATION.test(announced)) return no('not-announced');
   if (f.method !== 'GET') return no('method');
   // The reply's Cache-Control is rewritten for its scope (headers.ts#scoped), which nginx cannot do.
   if (f.scope !== 'public') return no('private');
