@@ -175,7 +175,7 @@ describe('faults across real network hops (issue #15)', function () {
     if (process.env.FAULT_DEBUG === '1') {
       const slow = window.filter((e) => e.kind === 'playlist').sort((a, b) => b.ms - a.ms).slice(0, 8);
       console.log(`      [${f.name}] slowest playlists: ${slow.map((e) => `+${e.at - t0}ms ${e.ms.toFixed(0)}ms ${e.status} ${e.cache ?? e.error ?? ''}`).join(', ')}`);
-      console.log(`      [${f.name}] origin fetches: ${fetchLog.filter((x) => x.at >= t0 && x.at < afterEnd).map((x) => `+${x.at - t0}:${x.status}`).join(' ')}`);
+      console.log(`      [${f.name}] origin fetches: ${fetchLog.filter((x) => x.at >= t0 && x.at < afterEnd).map((x) => `+${x.at - t0}:${x.status}:${x.by}`).join(' ')}`);
       console.log(`      [${f.name}] failures: ${failures.slice(0, 6).map((e) => `+${e.at - t0}ms ${e.kind} ${e.status} ${e.error} ${e.ms.toFixed(0)}ms`).join(', ')}`);
       for (const n of REPLICAS) {
         const lines = stage.replicas[n].process.stdout().split('\n').filter((l) => /"level":(40|50|60)/.test(l) && Number(/"time":(\d+)/.exec(l)?.[1]) >= t0);

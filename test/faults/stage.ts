@@ -50,7 +50,8 @@ export interface FaultStage {
   vodUrl: string;
   publicBase: string;
   /** Times (ms since the epoch) at which the origin was asked for the live media playlist, and its status. */
-  originPlaylistFetches(): Promise<Array<{ at: number; status: number }>>;
+  /** The origin's live playlist answers: when, its status, and the replica that asked. */
+  originPlaylistFetches(): Promise<Array<{ at: number; status: number; by: string }>>;
   /** Direct to one replica: a playlist through it; its X-HLS-Sidecar-Cache (MISS, HIT, ...). */
   fetchDirect(name: (typeof REPLICAS)[number], upstreamUrl: string): Promise<string>;
   /** The primary's address as the first Sentinel reports it. */
@@ -97,7 +98,8 @@ export async function startFaultStage(opts: { replicaArgs?: string[]; originDela
     nginxes.push(await startNginx({
       netns: origin.netns, host: origin.address, port: ORIGIN_PORT,
       conf: [
-        "log_format faults '$msec $uri $status';",
+        // The replicas name themselves in User-Agent (--useragent below): who fetched what, for FAULT_DEBUG.
+        "log_format faults '$msec $uri $status $http_user_agent';",
         'server {',
         `  listen ${origin.address}:${ORIGIN_PORT};`,
         `  access_log ${originLog} faults;`,
@@ -128,7 +130,7 @@ export async function startFaultStage(opts: { replicaArgs?: string[]; originDela
     const startReplica = (name: (typeof REPLICAS)[number]): ManagedProcess => {
       const p = host(name).spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts',
         '--port', '8080', '--bind', '0.0.0.0', '--prefix', '/hls-proxy', '--trust-proxy', host('front').address,
-        '--redis', `redis+sentinel://${sentinels}/media`, '--log-level', 'warn', ...(opts.replicaArgs ?? [])], { cwd: ROOT, captureLimit: 256 * 1024 });
+        '--redis', `redis+sentinel://${sentinels}/media`, '--useragent', name, '--log-level', 'warn', ...(opts.replicaArgs ?? [])], { cwd: ROOT, captureLimit: 256 * 1024 });
       procs.push(p);
       return p;
     };
@@ -182,8 +184,8 @@ export async function startFaultStage(opts: { replicaArgs?: string[]; originDela
       async originPlaylistFetches() {
         const text = await readFile(originLog, 'utf8').catch(() => '');
         return text.split('\n').filter((l) => l.includes(` ${LIVE_PLAYLIST} `)).map((l) => {
-          const [msec, , status] = l.split(' ');
-          return { at: Math.round(Number(msec) * 1000), status: Number(status) };
+          const [msec, , status, by = ''] = l.split(' ');
+          return { at: Math.round(Number(msec) * 1000), status: Number(status), by };
         });
       },
       readyz,
