@@ -1,7 +1,8 @@
 /**
  * `npm run bench:ab` — a paired comparison for one scenario, for checking a single change quickly (the full
- * `npm run bench` takes 16 minutes). Subjects alternate run by run (order reversed every round) against one
- * origin nginx; medians of the measured rounds are printed with CPU µs per request from /proc.
+ * `npm run bench` takes about 12 minutes). Subjects alternate run by run (order reversed every round) against one
+ * origin nginx; medians of the measured rounds are printed with CPU µs per request from /proc. Each run is
+ * one measured-load.ts run (wrk in its own process when installed; BENCH_LOADER=autocannon forces the old one).
  *
  *   AB_SUBJECTS=base,cur     comma list of:
  *                              cur      hls-sidecar built in this checkout (dist/; `npm run build` first)
@@ -27,12 +28,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { masterPlaylist, mediaPlaylist } from './content.js';
-import { runLoad } from './load.js';
+import { chooseLoader, measuredLoad, probeOf, type LoaderConfig } from './measured-load.js';
 import { startOriginNginx } from './nginx-servers.js';
-import { cpuSeconds, median } from './stats.js';
-import { runStreamLoad } from './stream-load.js';
+import { median } from './stats.js';
 import { startSubject, type Subject, type SubjectContext } from './subjects.js';
 import { frontCacheFromEnv, type SubjectName } from './settings.js';
+import { writeWrkScripts } from './wrk.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const env = process.env;
@@ -52,7 +53,7 @@ fs.writeFileSync(path.join(content, 'small.m3u8'), mediaPlaylist(10));
 fs.writeFileSync(path.join(content, 'm900.m3u8'), mediaPlaylist(900));
 fs.writeFileSync(path.join(content, 'master.m3u8'), masterPlaylist());
 const file = mode === 'segment' ? 'seg.ts' : mode === 'miss' ? 'small.m3u8' : `${mode}.m3u8`;
-let unique = 0;
+const loader: LoaderConfig = { ...chooseLoader(env.BENCH_LOADER), scripts: writeWrkScripts(content) };
 
 const origin = await startOriginNginx(content);
 const subjects = new Map<string, Subject>();
@@ -73,17 +74,12 @@ try {
   }
   const measure = async (name: string, secs: number): Promise<{ value: number; cpuUs: number; p50: number }> => {
     const s = subjects.get(name)!;
-    const url = s.url(file);
-    const cpu0 = cpuSeconds(s.cpuPids());
-    const r = mode === 'segment'
-      ? await runStreamLoad({ url, seconds: secs, connections: 10 })
-      : await runLoad({
-          url, seconds: secs, connections: 50,
-          ...(env.AB_FORWARDED ? { headers: FORWARDED } : {}),
-          ...(mode === 'miss' ? { uniqueQuery: () => `u=${++unique}` } : {}),
-        });
+    const r = await measuredLoad(probeOf(s), {
+      url: s.url(file), seconds: secs, connections: mode === 'segment' ? 10 : 50, big: mode === 'segment', unique: mode === 'miss',
+      ...(env.AB_FORWARDED && mode !== 'segment' ? { headers: FORWARDED } : {}),
+    }, loader);
     if (r.errors || r.non2xx) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
-    return { value: mode === 'segment' ? r.bytesPerSec / 1e6 : r.rps, cpuUs: ((cpuSeconds(s.cpuPids()) - cpu0) / r.ok) * 1e6, p50: r.p50 };
+    return { value: mode === 'segment' ? r.bytesPerSec / 1e6 : r.rps, cpuUs: r.cpuUsPerReq ?? NaN, p50: r.p50 };
   };
   for (const name of names) await measure(name, 1); // warm-up, not recorded
   const runs = new Map<string, Array<{ value: number; cpuUs: number; p50: number }>>(names.map((n) => [n, []]));

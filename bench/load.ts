@@ -1,6 +1,6 @@
 /**
- * Load generation with autocannon's programmatic API (wrk is used by nobody here: it is not installed).
- * Latency percentiles come from every response's own float time (autocannon's histogram rounds to whole
+ * Load generation with autocannon's programmatic API: the fallback when wrk (wrk.ts, a process of its own)
+ * is not installed, and the generator of the phases that run several loads at once. Latency percentiles come from every response's own float time (autocannon's histogram rounds to whole
  * milliseconds, too coarse for sub-millisecond cached playlists).
  */
 import type { EventEmitter } from 'node:events';
@@ -9,7 +9,7 @@ import { percentile } from './stats.js';
 
 interface AutocannonResult {
   requests: { average: number };
-  throughput: { average: number };
+  throughput: { average: number; total: number };
   totalCompletedRequests: number;
   duration: number;
   errors: number;
@@ -47,6 +47,8 @@ export interface LoadResult {
   rps: number;
   /** Response bytes per second (2xx only), headers included as autocannon counts them. */
   bytesPerSec: number;
+  /** Response bytes in all (headers included). */
+  bytes?: number;
   p50: number;
   p99: number;
   max: number;
@@ -61,6 +63,12 @@ export interface LoadResult {
   cpuUsPerReq?: number;
   /** Cores the subject's processes used on average during the run (filled in by the caller). */
   cpuCores?: number;
+  /** CPU of the subject's processes per MB of responses, microseconds (measured-load.ts). */
+  cpuUsPerMB?: number;
+  /** CPU of the proxy processes alone per request (a subject behind nginx: without nginx and Redis). */
+  proxyCpuUsPerReq?: number;
+  /** Peak RSS during the run per process group (an nginx master + workers summed; each proxy process). */
+  rssPeakMB?: number[];
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
@@ -94,6 +102,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   return {
     rps: ok / r.duration,
     bytesPerSec: r.throughput.average,
+    bytes: r.throughput.total,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1] ?? NaN,

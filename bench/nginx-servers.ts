@@ -87,6 +87,19 @@ export async function startProxyNginx(originUrl: string): Promise<Nginx> {
 }
 
 /**
+ * The templates' own `include hls-sidecar/<file>;` lines (nginx/ is installed as /etc/nginx/hls-sidecar/)
+ * replaced by that file of nginx/, so the bench's nginx, whose prefix is a temp dir, reads the same text.
+ */
+export async function inlineIncludes(text: string, templatesDir: string, depth = 0): Promise<string> {
+  const include = /^[ \t]*include\s+hls-sidecar\/([\w.-]+);[ \t]*$/gm;
+  const names = [...text.matchAll(include)].map((m) => m[1]!);
+  if (!names.length || depth > 4) return text;
+  const files = new Map<string, string>();
+  for (const name of new Set(names)) files.set(name, await inlineIncludes(await readFile(path.join(templatesDir, name), 'utf8'), templatesDir, depth + 1));
+  return text.replace(include, (_line, name: string) => files.get(name)!);
+}
+
+/**
  * The front nginx for the Redis replicas, built from the shipped templates (nginx/upstream.conf and
  * nginx/hls-proxy-location.conf) so the bench measures the recommended deployment: only the `server` lines
  * are replaced by the replicas, and `$host` by `$http_host` (the templates' own advice for a non-default
@@ -102,7 +115,7 @@ export async function startFrontNginx(repoRoot: string, upstreamPorts: number[],
       .replace(/^\s*server\s+[^;]+;\s*$/gm, '')
       .replace(/(upstream\s+hls_sidecar\s*\{)/, `$1\n${servers}`)
       .replace(/(proxy_cache_path\s+)\S+\/([^/\s]+)/g, '$1__PREFIX__/$2');
-    let location = locationTpl.replace(/\$host;/g, '$http_host;');
+    let location = (await inlineIncludes(locationTpl, path.join(repoRoot, 'nginx'))).replace(/\$host;/g, '$http_host;');
     if (!frontCache) location = location.replace(/proxy_cache\s+hls_sidecar_\w+;/g, 'proxy_cache off;');
     // sendfile and tcp_nopush as the http {} of Debian's nginx.conf sets them (the templates are included
     // into that http {}): nginx sends micro-cache copies with sendfile, and the template turns tcp_nopush off

@@ -1,32 +1,43 @@
 /**
- * Parts 2–5 of the bench, each over every subject with the subject order rotating per run. Part 1 (and
- * the segment half of part 3) is in throughput.ts.
+ * The bench's phases other than the load rows (throughput.ts): the live segment fan-out, the Range check,
+ * the live viewers (each over every subject, order rotating per run) and the optional leak check.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Agent } from 'undici';
 import { startLiveStream } from '../test/support/live-stream.js';
-import { bigPlaylistRun } from './big-playlist.js';
 import { CONTENT, type Content } from './content.js';
+import { fanoutRound } from './fanout-round.js';
 import { leakCheck } from './leak.js';
 import type { BenchOrigin } from './nginx-servers.js';
 import { rangeCheck } from './range-check.js';
-import type { BenchResults } from './results-model.js';
+import type { BenchResults, FanoutResult } from './results-model.js';
 import type { BenchSettings } from './settings.js';
 import type { Subject } from './subjects.js';
-import { primeUrl, rotation } from './throughput.js';
+import { rotation } from './throughput.js';
 import { runViewers } from './viewers.js';
 
 type Log = (line: string) => void;
 const mb = (xs: number[]): string => xs.map((m) => m.toFixed(0)).join('+');
 
-export async function bigPlaylistPhase(subjects: readonly Subject[], settings: BenchSettings, log: Log): Promise<BenchResults['bigPlaylist']> {
-  const out: BenchResults['bigPlaylist'] = {};
-  for (const s of subjects) await primeUrl(s.url(CONTENT.vod100k), `100k/${s.name}`);
-  for (let run = 0; run < settings.runs; run++) {
-    for (const s of rotation(subjects, run)) {
-      const b = await bigPlaylistRun(s, { big: CONTENT.vod100k, small: CONTENT.small }, { seconds: settings.loadSeconds, connections: 10, minWarm: 3 });
-      (out[s.name] ??= []).push(b);
-      log(`  100k run ${run + 1} ${s.name.padEnd(13)} cold ${b.coldMs.toFixed(1)} ms, cached ${b.warmMedianMs.toFixed(1)} ms ×${b.warmMs.length}, ` +
-        `${(b.bodyBytes / 1e6).toFixed(1)} MB; small p99 ${b.small.p99.toFixed(2)} ms`);
+/** The fan-out row: origin downloads of one new live segment that `fanoutViewers` viewers ask for. */
+export async function fanoutPhase(subjects: readonly Subject[], content: Content, origin: BenchOrigin, settings: BenchSettings, log: Log): Promise<BenchResults['fanout']> {
+  const out: BenchResults['fanout'] = {};
+  const segment = await readFile(path.join(content.root, content.fixtures.paths.bigSegment));
+  const agent = new Agent({ connections: settings.fanoutViewers, keepAliveTimeout: 30_000 });
+  try {
+    for (const s of subjects) {
+      const f: FanoutResult = { viewers: settings.fanoutViewers, spreadMs: settings.fanoutSpreadMs, downloads: [], errors: 0 };
+      for (let round = 0; round < settings.fanoutRounds; round++) {
+        const r = await fanoutRound({ contentRoot: content.root, liveLog: origin.liveLog, url: (p) => s.url(p), viewers: f.viewers, spreadMs: f.spreadMs, segment, agent });
+        f.downloads.push(r.downloads);
+        f.errors += r.errors;
+      }
+      out[s.name] = f;
+      log(`  fan-out ${s.name.padEnd(13)} ${f.viewers} viewers within ${f.spreadMs} ms: origin downloads ${f.downloads.join(', ')}, errors ${f.errors}`);
     }
+  } finally {
+    await agent.close();
   }
   return out;
 }
@@ -62,7 +73,7 @@ export async function viewerPhase(
           });
           (byCount[s.name] ??= []).push(v);
           log(`  ${count} viewers ${s.name.padEnd(13)} ${v.requests} req, ${v.errors} errors, p99 ${v.p99.toFixed(2)} ms, ` +
-            `origin fetches ${v.originFetches} (allowed ${v.allowedFetches})${v.rssPeakMB.length ? `, RSS peak ${mb(v.rssPeakMB)} MB` : ''}`);
+            `origin fetches ${v.originFetches} (allowed ${v.allowedFetches}), ${v.cpuUsPerReq.toFixed(0)} µs CPU/req, RSS peak ${mb(v.rssPeakMB)} MB`);
         }
       }
     }

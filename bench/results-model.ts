@@ -1,7 +1,6 @@
 /**
- * The shape of bench/results/latest.json, and the medians the report and the targets are computed from.
+ * The shape of bench/results/latest.json, and the medians the table and the targets are computed from.
  */
-import type { BigPlaylistRun } from './big-playlist.js';
 import type { LeakRun } from './leak.js';
 import type { LoadResult } from './load.js';
 import type { RangeResult } from './range-check.js';
@@ -12,12 +11,17 @@ import type { ViewerRun } from './viewers.js';
 
 export interface LoadMedian {
   rps: number;
+  mbps: number;
   p50: number;
   p99: number;
-  mbps: number;
-  /** CPU of the subject's own processes per request, µs, and cores they used on average. */
+  /** CPU of the subject's own processes per request and per MB of responses, µs; cores used on average. */
   cpuUsPerReq: number;
+  cpuUsPerMB: number;
   cpuCores: number;
+  /** The proxy processes' share per request (subjects behind nginx), µs. */
+  proxyCpuUsPerReq: number;
+  /** Highest peak over the runs, per process group. */
+  rssPeakMB: number[];
   /** errors + timeouts + non-2xx over all runs. */
   failures: number;
   runs: number;
@@ -29,7 +33,15 @@ export interface LoadMedian {
 export interface TargetRow {
   target: string;
   measured: string;
-  verdict: 'PASS' | 'MISS' | 'n/a';
+  verdict: 'met' | 'missed' | 'n/a';
+}
+
+export interface FanoutResult {
+  viewers: number;
+  spreadMs: number;
+  /** Origin downloads of each new segment (one per round). */
+  downloads: number[];
+  errors: number;
 }
 
 export interface BenchResults {
@@ -41,34 +53,44 @@ export interface BenchResults {
     settings: BenchSettings;
     machine: Record<string, unknown>;
     gitRev: string;
+    loader: string;
     subjects: Array<{ name: SubjectName; label: string }>;
     notes: string[];
   };
-  content: { sizes: Record<string, number | undefined>; corpus: Array<{ path: string; bytes: number; segments: number }> };
   scenarios: LoadScenario[];
   load: ScenarioRuns;
   loadMedian: Record<string, Partial<Record<SubjectName, LoadMedian>>>;
-  /** direct vs the references (nginx-proxy, node-pipe), alternating, on the segment and uncached-playlist scenarios. */
-  reference?: Record<string, Partial<Record<SubjectName, LoadMedian>>>;
-  bigPlaylist: Partial<Record<SubjectName, BigPlaylistRun[]>>;
+  fanout: Partial<Record<SubjectName, FanoutResult>>;
   range: Partial<Record<SubjectName, RangeResult>>;
-  /** RSS of each proxy process after parts 1–3 (before the fresh processes of parts 4–5). */
-  rssAfterLoadMB: Record<string, number[]>;
   viewers: Record<string, Partial<Record<SubjectName, ViewerRun[]>>>;
+  /** Only with BENCH_LEAK_SECONDS > 0. */
   leak: Partial<Record<SubjectName, LeakRun>>;
   targets: TargetRow[];
 }
 
 const range = (values: number[]): [number, number] => (values.length ? [Math.min(...values), Math.max(...values)] : [NaN, NaN]);
 
+/** Per process group, the highest of the runs' peaks. */
+export function maxPerGroup(peaks: ReadonlyArray<readonly number[] | undefined>): number[] {
+  const width = Math.max(0, ...peaks.map((p) => p?.length ?? 0));
+  return Array.from({ length: width }, (_, i) => {
+    const values = peaks.map((p) => p?.[i] ?? NaN).filter(Number.isFinite);
+    return values.length ? Math.max(...values) : NaN;
+  });
+}
+
 export function medianOf(runs: readonly LoadResult[]): LoadMedian {
+  const m = (pick: (r: LoadResult) => number | undefined): number => median(runs.map((r) => pick(r) ?? NaN));
   return {
-    rps: median(runs.map((r) => r.rps)),
-    p50: median(runs.map((r) => r.p50)),
-    p99: median(runs.map((r) => r.p99)),
-    mbps: median(runs.map((r) => r.bytesPerSec / 1e6)),
-    cpuUsPerReq: median(runs.map((r) => r.cpuUsPerReq ?? NaN)),
-    cpuCores: median(runs.map((r) => r.cpuCores ?? NaN)),
+    rps: m((r) => r.rps),
+    mbps: m((r) => r.bytesPerSec / 1e6),
+    p50: m((r) => r.p50),
+    p99: m((r) => r.p99),
+    cpuUsPerReq: m((r) => r.cpuUsPerReq),
+    cpuUsPerMB: m((r) => r.cpuUsPerMB),
+    cpuCores: m((r) => r.cpuCores),
+    proxyCpuUsPerReq: m((r) => r.proxyCpuUsPerReq),
+    rssPeakMB: maxPerGroup(runs.map((r) => r.rssPeakMB)),
     failures: runs.reduce((a, r) => a + r.errors + r.timeouts + r.non2xx, 0),
     runs: runs.length,
     rpsRange: range(runs.map((r) => r.rps)),
@@ -83,6 +105,16 @@ export function loadMedians(load: ScenarioRuns): BenchResults['loadMedian'] {
     for (const [name, runs] of Object.entries(bySubject)) out[id]![name as SubjectName] = medianOf(runs);
   }
   return out;
+}
+
+/**
+ * Median over rounds of a/b taken within each round (the subjects' runs of one round ran one after the
+ * other): steadier on a shared machine than the ratio of two medians. NaN when either side is missing.
+ */
+export function pairedRatio(a: readonly LoadResult[] | undefined, b: readonly LoadResult[] | undefined, pick: (r: LoadResult) => number): number {
+  if (!a?.length || !b?.length) return NaN;
+  const n = Math.min(a.length, b.length);
+  return median(Array.from({ length: n }, (_, i) => ratio(pick(a[i]!), pick(b[i]!))));
 }
 
 /** Median over runs of one viewer-run field. */

@@ -13,9 +13,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as delay } from 'node:timers/promises';
-import { Agent, request } from 'undici';
-import { linesSince, logMark, startOriginNginx } from './nginx-servers.js';
+import { Agent } from 'undici';
+import { fanoutRound } from './fanout-round.js';
+import { startOriginNginx } from './nginx-servers.js';
 import type { SubjectName } from './settings.js';
 import { startSubject } from './subjects.js';
 
@@ -31,7 +31,6 @@ fs.mkdirSync(path.join(content, 'live'));
 const segment = crypto.randomBytes(1_500_000);
 const origin = await startOriginNginx(content);
 const agent = new Agent({ connections: viewers, keepAliveTimeout: 30_000 });
-let n = 0;
 try {
   for (const name of names) {
     const subject = await startSubject(name, { rootDir: ROOT, originUrl: origin.url, originPid: origin.nginx.process.pid!, runner: 'dist', nodeArgs: [] });
@@ -39,23 +38,9 @@ try {
       const downloads: number[] = [];
       let errors = 0;
       for (let round = 0; round < rounds; round++) {
-        const file = `live/fanout-${++n}.ts`; // a new segment, as a live channel publishes one
-        fs.writeFileSync(path.join(content, file), segment);
-        const url = subject.url(file);
-        const mark = await logMark(origin.liveLog);
-        await Promise.all(Array.from({ length: viewers }, async (_, i) => {
-          await delay((i / viewers) * spreadMs);
-          try {
-            const res = await request(url, { dispatcher: agent });
-            let bytes = 0;
-            for await (const chunk of res.body) bytes += (chunk as Buffer).length;
-            if (res.statusCode >= 300 || bytes !== segment.length) errors++;
-          } catch {
-            errors++;
-          }
-        }));
-        await delay(200); // nginx writes its access-log line as each request ends
-        downloads.push((await linesSince(origin.liveLog, mark)).filter((l) => l.includes(`/${file} `)).length);
+        const r = await fanoutRound({ contentRoot: content, liveLog: origin.liveLog, url: (p) => subject.url(p), viewers, spreadMs, segment, agent });
+        downloads.push(r.downloads);
+        errors += r.errors;
       }
       console.log(`${name.padEnd(14)} ${viewers} viewers over ${spreadMs} ms: origin downloads per new segment ${downloads.join(', ')}; errors ${errors}`);
     } finally {

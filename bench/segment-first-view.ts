@@ -12,9 +12,10 @@
  * nginx subjects, the origin's for direct) over the segments served; peak RSS is VmHWM (for nginx, its
  * workers' summed) since the process started, i.e. over warm-up and every round.
  *
- * The load generator is wrk (one thread, a Lua script that gives every request its own query) when it is
- * on PATH, else the bench's own undici loader (stream-load.ts; autocannon is not used here because it
- * decodes every body byte into a JS string and caps near 90 MB/s on binary segments).
+ * The load generator is wrk (wrk.ts: one thread, a Lua script that gives every request its own query) when
+ * it is on PATH, else the bench's own undici loader (stream-load.ts; autocannon is not used here because it
+ * decodes every body byte into a JS string and caps near 90 MB/s on binary segments). Each run is one
+ * measured-load.ts run, as in `npm run bench`, whose first-view row is this bench's figures.
  *
  *   FV_SUBJECTS=direct,nginx-proxy,hlsd,node-pipe,cur    comma list of:
  *                    direct       the origin nginx itself (sendfile; the ceiling)
@@ -32,17 +33,17 @@
  *   FV_NODE_ARGS_<name> / FV_SIDECAR_ARGS_<name>          the same for one subject only, e.g.
  *                            FV_SUBJECTS=cur,cur2 FV_NODE_ARGS_cur2=--heap-growing-percent=0 (V8's own heap growth)
  */
-import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startOriginNginx } from './nginx-servers.js';
-import { cpuSeconds, median } from './stats.js';
-import { runStreamLoad } from './stream-load.js';
+import { chooseLoader, measuredLoad, probeOf, type LoaderConfig } from './measured-load.js';
+import { median, peakRssMB } from './stats.js';
 import { startSubject, type Subject, type SubjectContext } from './subjects.js';
 import type { SubjectName } from './settings.js';
+import { writeWrkScripts } from './wrk.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const env = process.env;
@@ -59,70 +60,12 @@ const LABELS: Record<string, string> = {
 const split = (s: string | undefined): string[] => (s ?? '').split(/\s+/).filter(Boolean);
 const kindOf = (name: string): SubjectName | undefined => KINDS[name.replace(/\d+$/, '')];
 
-function hasWrk(): boolean {
-  try {
-    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch (err) {
-    // wrk --version prints its banner and exits 1; only a missing binary is ENOENT.
-    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
-  }
-}
-const loader = env.FV_LOADER ?? (hasWrk() ? 'wrk' : 'undici');
-
-/** Every request its own query; done() prints one JSON line the bench parses. */
-const WRK_LUA = `
-local counter = 0
-local path, run
-init = function(args) path = args[1]; run = args[2] end
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", path .. "?n=" .. run .. "-" .. counter)
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('WRKJSON {"requests":%d,"bytes":%d,"durationUs":%d,"errors":%d,"status":%d,"p50Us":%d,"p99Us":%d}\\n',
-    summary.requests, summary.bytes, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
-    latency:percentile(50), latency:percentile(99)))
-end
-`;
-
-interface Load { bytesPerSec: number; ok: number; errors: number; p50Ms: number }
-
-function runWrk(url: string, secs: number, run: string, script: string): Promise<Load> {
-  const u = new URL(url);
-  const args = ['-t1', `-c${connections}`, `-d${secs}s`, '--latency', '-s', script, `${u.origin}/`, '--', u.pathname, run];
-  const cmd = env.FV_WRK_CPUS ? 'taskset' : 'wrk';
-  const argv = env.FV_WRK_CPUS ? ['-c', env.FV_WRK_CPUS, 'wrk', ...args] : args;
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = /^WRKJSON (.*)$/m.exec(out)?.[1];
-      if (code !== 0 || !line) return reject(new Error(`wrk exited ${code}: ${err || out}`));
-      const r = JSON.parse(line) as { requests: number; bytes: number; durationUs: number; errors: number; status: number; p50Us: number };
-      resolve({ bytesPerSec: r.bytes / (r.durationUs / 1e6), ok: r.requests - r.status, errors: r.errors + r.status, p50Ms: r.p50Us / 1000 });
-    });
-  });
-}
-
-/** VmHWM (peak resident set) of a process in MB, NaN when gone. */
-function peakRssMB(pid: number): number {
-  try {
-    return Number(/^VmHWM:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
-  } catch {
-    return NaN;
-  }
-}
+const choice = env.FV_LOADER === 'undici' ? { loader: 'autocannon' as const } : chooseLoader(env.FV_LOADER);
+const loaderName = choice.loader === 'wrk' ? 'wrk' : 'undici';
 
 const content = fs.mkdtempSync(path.join(os.tmpdir(), 'hls-sidecar-fv-'));
 fs.writeFileSync(path.join(content, 'seg.ts'), crypto.randomBytes(SEGMENT_BYTES));
-const script = path.join(content, 'unique.lua');
-fs.writeFileSync(script, WRK_LUA);
+const loader: LoaderConfig = { ...choice, scripts: writeWrkScripts(content), ...(env.FV_WRK_CPUS ? { wrkCpus: env.FV_WRK_CPUS } : {}) };
 
 const origin = await startOriginNginx(content);
 const subjects = new Map<string, Subject>();
@@ -143,29 +86,13 @@ try {
     };
     subjects.set(name, await startSubject(kind, ctx));
   }
-  /** The processes whose peak RSS is reported: the proxy's own, or an nginx's workers. */
-  const rssPids = (name: string): number[] => {
-    const s = subjects.get(name)!;
-    if (s.pids().length) return s.pids();
-    return s.cpuPids();
-  };
-  let run = 0;
   const measure = async (name: string, secs: number): Promise<{ mbps: number; cpuMs: number; p50Ms: number }> => {
     const s = subjects.get(name)!;
-    const url = s.url('seg.ts');
-    const cpu0 = cpuSeconds(s.cpuPids());
-    const tag = `${++run}${Date.now() % 1e6}`;
-    let r: Load;
-    if (loader === 'wrk') r = await runWrk(url, secs, tag, script);
-    else {
-      let n = 0;
-      const l = await runStreamLoad({ url, seconds: secs, connections, query: () => `n=${tag}-${++n}` });
-      r = { bytesPerSec: l.bytesPerSec, ok: l.ok, errors: l.errors + l.non2xx, p50Ms: l.p50 };
-    }
-    if (r.errors) throw new Error(`${name}: ${r.errors} failed requests`);
-    return { mbps: r.bytesPerSec / 1e6, cpuMs: ((cpuSeconds(s.cpuPids()) - cpu0) / r.ok) * 1e3, p50Ms: r.p50Ms };
+    const r = await measuredLoad(probeOf(s), { url: s.url('seg.ts'), seconds: secs, connections, unique: true, big: true }, loader);
+    if (r.errors + r.timeouts + r.non2xx) throw new Error(`${name}: ${r.errors + r.timeouts + r.non2xx} failed requests`);
+    return { mbps: r.bytesPerSec / 1e6, cpuMs: (r.cpuUsPerReq ?? NaN) / 1e3, p50Ms: r.p50 };
   };
-  console.log(`first-view segments: ${SEGMENT_BYTES / 1e6} MB, ${connections} connections, ${rounds} × ${seconds} s, loader ${loader}` +
+  console.log(`first-view segments: ${SEGMENT_BYTES / 1e6} MB, ${connections} connections, ${rounds} × ${seconds} s, loader ${loaderName}` +
     `${env.FV_WRK_CPUS ? ` (taskset -c ${env.FV_WRK_CPUS})` : ''}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   for (const name of names) if (warmupSeconds > 0) await measure(name, warmupSeconds); // not recorded
   const runs = new Map<string, Array<{ mbps: number; cpuMs: number; p50Ms: number }>>(names.map((n) => [n, []]));
@@ -187,7 +114,7 @@ try {
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const name of names) {
     const list = runs.get(name)!;
-    const peak = rssPids(name).map(peakRssMB).reduce((a, b) => a + b, 0);
+    const peak = probeOf(subjects.get(name)!).rssGroups.flat().map(peakRssMB).reduce((a, b) => a + b, 0);
     const label = LABELS[name.replace(/\d+$/, '')] ?? name;
     const extra = split(env[`FV_NODE_ARGS_${name}`] ?? env.FV_NODE_ARGS).join(' ');
     console.log(`| ${label}${/\d$/.test(name) ? ` (${name})` : ''}${kindOf(name) === 'sidecar-mem' && extra ? ` \`${extra}\`` : ''} | ${median(list.map((r) => r.mbps)).toFixed(0)} | ${median(list.map((r) => r.cpuMs)).toFixed(2)} | ` +

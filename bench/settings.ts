@@ -1,12 +1,14 @@
 /**
  * Knobs for `npm run bench`, read once from the environment (the bench is a tool, not part of src/, so it
- * may read process.env). BENCH_QUICK=1 validates the harness in about five minutes; the defaults are the
- * full run the issue asks for (at least 3 runs per subject, medians reported).
+ * may read process.env). BENCH_QUICK=1 validates the harness in a few minutes; the defaults are the full
+ * run (3 runs per subject and row, medians reported; about 12 minutes).
  */
 import os from 'node:os';
 
 export type SubjectName = 'direct' | 'sidecar-mem' | 'sidecar-redis' | 'hlsd' | 'nginx-proxy' | 'node-pipe';
-export const ALL_SUBJECTS: readonly SubjectName[] = ['direct', 'sidecar-mem', 'sidecar-redis', 'hlsd'];
+export const ALL_SUBJECTS: readonly SubjectName[] = ['direct', 'sidecar-mem', 'sidecar-redis', 'hlsd', 'node-pipe', 'nginx-proxy'];
+/** The subjects whose live-viewer rows are measured (the yardsticks pass every request through). */
+export const VIEWER_SUBJECTS: readonly SubjectName[] = ['direct', 'sidecar-mem', 'sidecar-redis', 'hlsd'];
 
 export interface BenchSettings {
   quick: boolean;
@@ -21,6 +23,11 @@ export interface BenchSettings {
   viewerCounts: number[];
   viewerSeconds: number;
   viewerRuns: number;
+  /** Viewers of one new live segment, and the time over which they ask for it (the fan-out row). */
+  fanoutViewers: number;
+  fanoutSpreadMs: number;
+  fanoutRounds: number;
+  /** Seconds of the leak check (BENCH_LEAK_SECONDS; 0, the default, skips it). */
   leakSeconds: number;
   /** Live stream segment length (EXT-X-TARGETDURATION), seconds. */
   liveTargetSeconds: number;
@@ -32,9 +39,11 @@ export interface BenchSettings {
   /** BENCH_FRONT_CACHE=off: the Redis subject's nginx without the templates' front caches (playlists, segments). */
   frontCache: boolean;
   nodeArgs: string[];
-  /** Measure nginx as a plain reverse proxy and a bare Node.js streaming proxy next to direct
-   * (BENCH_REFERENCE=0 skips them): the yardsticks for what any proxy, and any proxy in Node, reaches here. */
-  reference: boolean;
+  /** BENCH_LOADER=wrk|autocannon forces a load generator (default: wrk when installed). */
+  loader: string | undefined;
+  /** wrk threads (BENCH_WRK_THREADS, default 1) and an optional taskset -c list for it (BENCH_WRK_CPUS). */
+  wrkThreads: number;
+  wrkCpus: string | undefined;
   resultsDir: string;
 }
 
@@ -73,16 +82,21 @@ export function readSettings(rootDir: string): BenchSettings {
     connections: int('BENCH_CONNECTIONS', 50),
     segmentConnections: int('BENCH_SEGMENT_CONNECTIONS', 10),
     viewerCounts,
-    viewerSeconds: int('BENCH_VIEWER_SECONDS', quick ? 10 : 30),
+    viewerSeconds: int('BENCH_VIEWER_SECONDS', quick ? 10 : 20),
     viewerRuns: int('BENCH_VIEWER_RUNS', 1),
-    leakSeconds: int('BENCH_LEAK_SECONDS', quick ? 15 : 60),
+    fanoutViewers: int('BENCH_FANOUT_VIEWERS', 200),
+    fanoutSpreadMs: int('BENCH_FANOUT_SPREAD_MS', 2000),
+    fanoutRounds: int('BENCH_FANOUT_ROUNDS', quick ? 1 : 2),
+    leakSeconds: int('BENCH_LEAK_SECONDS', 0, 0),
     liveTargetSeconds: int('BENCH_LIVE_TARGET', 2),
     subjects: subjects as SubjectName[],
     runner,
     sidecarArgs: (process.env.BENCH_SIDECAR_ARGS ?? '').split(/\s+/).filter(Boolean),
     frontCache: frontCacheFromEnv(),
     nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
-    reference: !/^(0|false|no)$/i.test(process.env.BENCH_REFERENCE ?? ''),
+    loader: process.env.BENCH_LOADER || undefined,
+    wrkThreads: int('BENCH_WRK_THREADS', 1),
+    wrkCpus: process.env.BENCH_WRK_CPUS || undefined,
     resultsDir: process.env.BENCH_RESULTS_DIR ?? `${rootDir}/bench/results`,
   };
 }

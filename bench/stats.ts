@@ -24,16 +24,20 @@ export function round(n: number, digits = 2): number {
   return Math.round(n * f) / f;
 }
 
-/** Resident set size of a process in MiB (VmRSS), or NaN when it is gone. */
-export function rssMB(pid: number): number {
+function statusMB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]);
-    return kb / 1024;
+    return Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1]) / 1024;
   } catch {
     return NaN;
   }
 }
+
+/** Resident set size of a process in MiB (VmRSS), or NaN when it is gone. */
+export const rssMB = (pid: number): number => statusMB(pid, 'VmRSS');
+
+/** Peak resident set size since the process started, MiB (VmHWM), or NaN when it is gone. */
+export const peakRssMB = (pid: number): number => statusMB(pid, 'VmHWM');
 
 /** Samples the RSS of some processes every `everyMs` and keeps the peak per process. */
 export interface RssSampler {
@@ -64,6 +68,32 @@ export function sampleRss(pids: readonly number[], everyMs = 250): RssSampler {
   };
 }
 
+/**
+ * RSS sampled per group of processes (an nginx master and its workers, one proxy process), each group's
+ * processes summed per sample: the peak of each group's sum.
+ */
+export function sampleRssGroups(groups: readonly number[][], everyMs = 100): { stop(): { peakMB: number[]; lastMB: number[] } } {
+  const sampler = sampleRss(groups.flat(), everyMs);
+  return {
+    stop() {
+      const { series } = sampler.stop();
+      // series rows hold groups.flat()'s processes in order: consecutive slices are the groups.
+      const sums = series.map((tick) => {
+        let at = 0;
+        return groups.map((g) => tick.slice(at, (at += g.length)).reduce((a, b) => a + b, 0));
+      });
+      const peak = (gi: number): number => {
+        const values = sums.map((row) => row[gi]!).filter(Number.isFinite);
+        return values.length ? Math.max(...values) : NaN;
+      };
+      return {
+        peakMB: groups.map((_, gi) => peak(gi)),
+        lastMB: groups.map((_, gi) => sums[sums.length - 1]?.[gi] ?? NaN),
+      };
+    },
+  };
+}
+
 /** Wall-clock milliseconds since `start` (from performance.now()). */
 export function since(start: number): number {
   return performance.now() - start;
@@ -83,23 +113,37 @@ function ticksPerSecond(): number {
   return clockTicks;
 }
 
-/** /proc/<pid>/stat fields after the parenthesised command name (which may contain spaces). */
-function statFields(pid: number): string[] | undefined {
+/** The fields of a /proc/<pid>/stat line after the parenthesised command name (which may hold spaces and ')'). */
+export function statFieldsOf(text: string): string[] {
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+/** utime + stime of a /proc/<pid>/stat line, clock ticks (fields 14 and 15 of proc(5)). */
+export function cpuTicksOf(statText: string): number {
+  const f = statFieldsOf(statText);
+  // After the name: state is field 3 of proc(5), so field n is index n - 3 here.
+  return Number(f[11]) + Number(f[12]);
+}
+
+function statText(pid: number): string | undefined {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
+}
+
+function statFields(pid: number): string[] | undefined {
+  const text = statText(pid);
+  return text === undefined ? undefined : statFieldsOf(text);
 }
 
 /** CPU seconds (user + system) consumed so far by these processes; vanished ones count 0. */
 export function cpuSeconds(pids: readonly number[]): number {
   let ticks = 0;
   for (const pid of pids) {
-    const f = statFields(pid);
-    // After the name: state(0) ppid(1) ... utime is field 14 of the full line, i.e. index 11 here.
-    if (f) ticks += Number(f[11]) + Number(f[12]);
+    const text = statText(pid);
+    if (text !== undefined) ticks += cpuTicksOf(text);
   }
   return ticks / ticksPerSecond();
 }
@@ -114,6 +158,9 @@ export function childPids(parent: number): number[] {
   }
   return out;
 }
+
+/** A process and its direct children: an nginx master and its workers, all of one server's CPU. */
+export const withChildren = (parent: number): number[] => [parent, ...childPids(parent)];
 
 /** Processes whose command line contains every one of `needles` (e.g. redis-server and its port). */
 export function findPids(needles: readonly string[]): number[] {

@@ -58,6 +58,7 @@ export async function runStreamLoad(opts: StreamLoadOptions): Promise<LoadResult
   return {
     rps: latencies.length / seconds,
     bytesPerSec: bytes / seconds,
+    bytes,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1] ?? NaN,

@@ -15,7 +15,7 @@ import { hlsdUrl } from '../test/support/proxy.js';
 import { startRedis, type RedisServer } from '../test/support/redis-server.js';
 import { startFrontNginx, startProxyNginx } from './nginx-servers.js';
 import { memoryAfterGc, type AfterGc } from './gc-probe.js';
-import { childPids, findPids } from './stats.js';
+import { findPids, withChildren } from './stats.js';
 import type { SubjectName } from './settings.js';
 
 export interface Subject {
@@ -26,7 +26,7 @@ export interface Subject {
   url(originPath: string, query?: string): string;
   /** Proxy processes whose RSS is reported (none for direct). */
   pids(): number[];
-  /** Every process doing this subject's work, for CPU per request (the origin's only for direct). */
+  /** Every process doing this subject's work, for CPU per request (an nginx's master and workers; the origin's only for direct). */
   cpuPids(): number[];
   /** Heap and RSS of each proxy process after a forced full GC (empty for subjects without a probe). */
   memoryAfterGc(): Promise<AfterGc[]>;
@@ -95,7 +95,7 @@ export function directSubject(ctx: SubjectContext): Subject {
     label: 'origin nginx, direct',
     url: (p, query) => `${ctx.originUrl}/${p}${query ? `?${query}` : ''}`,
     pids: () => [],
-    cpuPids: () => childPids(ctx.originPid),
+    cpuPids: () => withChildren(ctx.originPid),
     memoryAfterGc: async () => [],
     close: async () => undefined,
   };
@@ -141,7 +141,7 @@ export async function sidecarRedisSubject(ctx: SubjectContext): Promise<Subject>
     label: `hls-sidecar ×2, Redis cache, behind nginx (${prefix ? `the shipped nginx/ templates${ctx.frontCache === false ? ', front cache off' : ''}` : 'minimal config'}; ${ctx.runner})`,
     url: proxied(`${front.url}${prefix}`, ctx.originUrl),
     pids: () => replicas.map((r) => r.proc.pid),
-    cpuPids: () => [...replicas.map((r) => r.proc.pid), ...childPids(front!.process.pid), ...redisPids],
+    cpuPids: () => [...replicas.map((r) => r.proc.pid), ...withChildren(front!.process.pid), ...redisPids],
     memoryAfterGc: () => probeAll(replicas),
     close,
   };
@@ -185,13 +185,13 @@ export async function nginxProxySubject(ctx: SubjectContext): Promise<Subject> {
     label: 'nginx as a plain reverse proxy to the origin (proxy_pass, keep-alive, 1 worker; no rewriting, no cache): a reference',
     url: (p, query) => `${nginx.url}/${p}${query ? `?${query}` : ''}`,
     pids: () => [],
-    cpuPids: () => childPids(nginx.process.pid),
+    cpuPids: () => withChildren(nginx.process.pid),
     memoryAfterGc: async () => [],
     close: () => nginx.close(),
   };
 }
 
-/** The other yardstick: a bare Node.js streaming proxy (node-pipe-proxy.ts), the ceiling for a proxy written in Node. */
+/** The other yardstick: a bare Node.js streaming proxy (node-pipe-proxy.ts), the floor of what a proxy in Node costs. */
 export async function nodePipeSubject(ctx: SubjectContext): Promise<Subject> {
   const port = await freePort();
   const proc = spawnManaged(process.execPath, ['--import', 'tsx', path.join(ctx.rootDir, 'bench/node-pipe-proxy.ts'), String(port), ctx.originUrl],
@@ -199,7 +199,7 @@ export async function nodePipeSubject(ctx: SubjectContext): Promise<Subject> {
   await started(proc, port, 'node-pipe');
   return {
     name: 'node-pipe',
-    label: 'a bare Node.js streaming proxy (undici + pipeline, keep-alive; no routing, checks, rewriting or cache): a reference',
+    label: 'a bare Node.js streaming proxy (http.request piped to the response, keep-alive; no routing, checks, rewriting or cache): a reference',
     url: (p, query) => `http://127.0.0.1:${port}/${p}${query ? `?${query}` : ''}`,
     pids: () => [proc.pid],
     cpuPids: () => [proc.pid],

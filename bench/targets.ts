@@ -1,101 +1,101 @@
 /**
- * The targets of issue #4, evaluated against the medians. Each sidecar flavour (memory cache, Redis ×2) is
- * judged on its own; a target whose inputs were not measured (subject skipped) is 'n/a', never a pass.
+ * The targets the table is judged by (issue #16, with issue #4's viewer and Range checks), each evaluated
+ * from the measurements of this run: a line with the measured value and met / missed. A target whose inputs
+ * were not measured (subject skipped, viewer count not run) is 'n/a', never met.
+ * Throughput ratios are paired (pairedRatio: each round's value over the same round's reference); CPU and
+ * RSS compare medians and peaks, which the load generator does not distort.
  */
-import { ratio, viewerMedian, type BenchResults, type TargetRow } from './results-model.js';
+import { pairedRatio, ratio, viewerMedian, type BenchResults, type TargetRow } from './results-model.js';
 import type { SubjectName } from './settings.js';
-import { median } from './stats.js';
 
-const SIDECARS: ReadonlyArray<{ name: SubjectName; short: string }> = [
-  { name: 'sidecar-mem', short: 'mem' },
-  { name: 'sidecar-redis', short: 'redis×2' },
-];
+const SIDECARS: ReadonlyArray<[SubjectName, string]> = [['sidecar-mem', 'hls-sidecar'], ['sidecar-redis', 'hls-sidecar ×2 behind the templates']];
 
-function fmt(n: number, digits = 2): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : '—';
+function fmt(n: number | undefined, digits = 2): string {
+  return n !== undefined && Number.isFinite(n) ? n.toFixed(digits) : '—';
 }
 
-function verdict(ok: boolean | undefined): TargetRow['verdict'] {
-  return ok === undefined ? 'n/a' : ok ? 'PASS' : 'MISS';
+function row(target: string, measured: string, value: number, ok: (v: number) => boolean): TargetRow {
+  return { target, measured, verdict: Number.isFinite(value) ? (ok(value) ? 'met' : 'missed') : 'n/a' };
 }
 
-/** A comparison whose inputs may be missing (NaN) → n/a. */
-function check(value: number, ok: (v: number) => boolean): TargetRow['verdict'] {
-  return verdict(Number.isFinite(value) ? ok(value) : undefined);
+/** A yes/no target; undefined when it was not measured. */
+function flag(target: string, measured: string, ok: boolean | undefined): TargetRow {
+  return { target, measured, verdict: ok === undefined ? 'n/a' : ok ? 'met' : 'missed' };
 }
 
-export function evaluateTargets(r: BenchResults): TargetRow[] {
+const peakOf = (xs: readonly number[] | undefined): number => (xs?.length ? Math.max(...xs) : NaN);
+
+function cachedPlaylists(r: BenchResults): TargetRow[] {
   const rows: TargetRow[] = [];
-  const lm = r.loadMedian;
-  const cached: Array<[string, string, number]> = [['master', 'master playlist', 5], ['small', '10-segment playlist', 5], ['media900', '900-segment playlist', 20]];
-
-  for (const { name, short } of SIDECARS) {
-    for (const [id, title, hlsdFactor] of cached) {
-      const s = lm[id]?.[name]?.rps;
-      const vsDirect = ratio(s, lm[id]?.direct?.rps);
-      const vsHlsd = ratio(s, lm[id]?.hlsd?.rps);
-      rows.push({ target: `${short}: ${title} cached ≥ 0.5× direct rps`, measured: `${fmt(vsDirect)}×`, verdict: check(vsDirect, (v) => v >= 0.5) });
-      rows.push({ target: `${short}: ${title} cached ≥ ${hlsdFactor}× hlsd rps`, measured: `${fmt(vsHlsd, 1)}×`, verdict: check(vsHlsd, (v) => v >= hlsdFactor) });
-    }
-
-    const big = r.bigPlaylist[name];
-    const warm = big?.length ? median(big.map((b) => b.warmMedianMs)) : NaN;
-    const cold = big?.length ? median(big.map((b) => b.coldMs)) : NaN;
-    const smallP99 = big?.length ? median(big.map((b) => b.small.p99)) : NaN;
-    rows.push({ target: `${short}: 100k-segment playlist (cached) ≤ 50 ms`, measured: `${fmt(warm, 1)} ms (cold ${fmt(cold, 1)} ms)`, verdict: check(warm, (v) => v <= 50) });
-    rows.push({ target: `${short}: small-playlist p99 < 20 ms meanwhile`, measured: `${fmt(smallP99, 1)} ms`, verdict: check(smallP99, (v) => v < 20) });
-
-    const seg = ratio(lm.segment?.[name]?.mbps, lm.segment?.direct?.mbps);
-    const ref = r.reference?.segment;
-    const refRatio = ratio(ref?.['nginx-proxy']?.mbps, ref?.direct?.mbps);
-    const nodeRatio = ratio(ref?.['node-pipe']?.mbps, ref?.direct?.mbps);
-    const yardstick = (Number.isFinite(refRatio) ? `; nginx proxy_pass reaches ${fmt(refRatio)}×` : '') +
-      (Number.isFinite(nodeRatio) ? `, a bare Node.js proxy ${fmt(nodeRatio)}×` : '');
-    // Repeated requests for one segment are answered from copies: nginx's behind the shipped templates (front
-    // cache), the process's own otherwise (--segment-cache-max-bytes, on by default; the 'yardstick' figures
-    // stream every request). bench/ab.ts with AB_SIDECAR_ARGS="--segment-cache-max-bytes 0" measures the streaming path.
-    const how = name === 'sidecar-redis' && r.meta.settings.frontCache
-      ? "; copies from the templates' nginx segment cache"
-      : `; copies from the proxy's own segment cache${yardstick}`;
-    rows.push({ target: `${short}: 1.5 MB segment ≥ 0.8× direct MB/s`, measured: `${fmt(seg)}× (${fmt(lm.segment?.[name]?.mbps ?? NaN, 0)} MB/s${how})`, verdict: check(seg, (v) => v >= 0.8) });
-
-    const range = r.range[name];
-    rows.push({
-      target: `${short}: Range → 206, only the range fetched upstream`,
-      measured: range ? `${range.status}, ${range.bodyBytes} B to client, ${range.originBytes} B from origin` : '—',
-      verdict: verdict(range ? range.ok : undefined),
-    });
-
-    for (const [count, bySubject] of Object.entries(r.viewers)) {
-      const runs = bySubject[name];
-      const fetches = viewerMedian(runs, (v) => v.originFetches);
-      const allowed = viewerMedian(runs, (v) => v.allowedFetches);
-      const errors = runs ? runs.reduce((a, v) => a + v.errors, 0) : NaN;
-      rows.push({
-        target: `${short}: ${count} viewers ≤ 1 origin fetch per half target duration`,
-        measured: `${fmt(fetches, 0)} fetches (allowed ${fmt(allowed, 0)})`,
-        verdict: check(fetches, (v) => v <= allowed),
-      });
-      rows.push({ target: `${short}: ${count} viewers, zero errors`, measured: fmt(errors, 0), verdict: check(errors, (v) => v === 0) });
-      if (count === '200') {
-        const hlsdFetches = viewerMedian(bySubject.hlsd, (v) => v.originFetches);
-        const fewer = ratio(hlsdFetches, fetches);
-        rows.push({ target: `${short}: 200 viewers, ≥ 50× fewer origin fetches than hlsd`, measured: `${fmt(fewer, 1)}× (${fmt(hlsdFetches, 0)} vs ${fmt(fetches, 0)})`, verdict: check(fewer, (v) => v >= 50) });
-      }
-      if (count === '1000') {
-        const peak = runs?.length ? Math.max(...runs.flatMap((v) => v.rssPeakMB)) : NaN;
-        rows.push({ target: `${short}: RSS ≤ 120 MB per process at 1000 viewers`, measured: `${fmt(peak, 0)} MB peak`, verdict: check(peak, (v) => v <= 120) });
-      }
-    }
-
-    const leak = r.leak[name];
-    rows.push({
-      target: `${short}: RSS flat across the leak check`,
-      measured: leak ? `after full GC: heap ${leak.beforeGc.map((m) => fmt(m.heapUsedMB, 0)).join('+')} → ${leak.afterGc.map((m) => fmt(m.heapUsedMB, 0)).join('+')} MB, ` +
-        `RSS ${leak.beforeGc.map((m) => fmt(m.rssMB, 0)).join('+')} → ${leak.afterGc.map((m) => fmt(m.rssMB, 0)).join('+')} MB (peak under load ${leak.peakMB.map((x) => fmt(x, 0)).join('+')} MB)` : '—',
-      verdict: verdict(leak ? leak.flat : undefined),
-    });
+  for (const [id, title] of [['small', '10-segment'], ['media900', '900-segment']] as const) {
+    const by = r.loadMedian[id] ?? {};
+    const p = by['sidecar-mem']?.cpuUsPerReq;
+    const d = by.direct?.cpuUsPerReq;
+    const h = by.hlsd?.cpuUsPerReq;
+    const vsD = ratio(p, d);
+    const vsH = ratio(p, h);
+    rows.push(row(`cached ${title} playlist: proxy CPU per request ≤ 2.5× origin nginx's`, `${fmt(p, 1)} vs ${fmt(d, 1)} µs: ${fmt(vsD)}×`, vsD, (v) => v <= 2.5));
+    rows.push(row(`cached ${title} playlist: proxy CPU per request ≤ 1/6 of hlsd's`, `${fmt(p, 1)} vs ${fmt(h, 1)} µs: 1/${fmt(1 / vsH, 1)}`, vsH, (v) => v <= 1 / 6));
   }
   return rows;
 }
 
+function firstView(r: BenchResults): TargetRow[] {
+  const runs = r.load['first-view'] ?? {};
+  const by = r.loadMedian['first-view'] ?? {};
+  const mbps = (x: { bytesPerSec: number }): number => x.bytesPerSec;
+  const alone = runs['sidecar-mem'];
+  const vsHlsd = pairedRatio(alone, runs.hlsd, mbps);
+  const vsNginx = pairedRatio(alone, runs['nginx-proxy'], mbps);
+  const mb = (n: SubjectName): string => `${fmt(by[n]?.mbps, 0)} MB/s`;
+  const cpu = by['sidecar-mem']?.cpuUsPerReq;
+  const nginxCpu = by['nginx-proxy']?.cpuUsPerReq;
+  const rss = peakOf(by['sidecar-mem']?.rssPeakMB);
+  const front = pairedRatio(runs['sidecar-redis'], runs['nginx-proxy'], mbps);
+  const frontProxyCpu = by['sidecar-redis']?.proxyCpuUsPerReq ?? NaN;
+  return [
+    row('first-view segment, proxy alone (segment cache off): ≥ 1.0× hlsd MB/s', `${fmt(vsHlsd)}× (${mb('sidecar-mem')} vs ${mb('hlsd')})`, vsHlsd, (v) => v >= 1.0),
+    row('first-view segment, proxy alone: ≥ 0.8× nginx proxy_pass MB/s', `${fmt(vsNginx)}× (${mb('sidecar-mem')} vs ${mb('nginx-proxy')})`, vsNginx, (v) => v >= 0.8),
+    row('first-view segment, proxy alone: CPU per segment ≤ nginx proxy_pass\'s', `${fmt(cpu, 0)} vs ${fmt(nginxCpu, 0)} µs`, ratio(cpu, nginxCpu), (v) => v <= 1),
+    row('first-view segment, proxy alone: peak RSS ≤ 150 MB under that load', `${fmt(rss, 0)} MB`, rss, (v) => v <= 150),
+    row('first-view segment through the shipped templates: ≥ 0.8× nginx proxy_pass MB/s (§1)', `${fmt(front)}× (${mb('sidecar-redis')})`, front, (v) => v >= 0.8),
+    row('first-view segment through the shipped templates: proxy CPU per segment ≤ 0.1 ms (§1)', `${fmt(frontProxyCpu, 0)} µs (the replicas; nginx and Redis not counted)`, frontProxyCpu, (v) => v <= 100),
+  ];
+}
+
+function viewers(r: BenchResults): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const thousand = peakOf(r.viewers['1000']?.['sidecar-mem']?.flatMap((v) => v.rssPeakMB));
+  rows.push(row('1000 live viewers: proxy RSS ≤ 120 MB', `${fmt(thousand, 0)} MB peak`, thousand, (v) => v <= 120));
+  for (const [count, bySubject] of Object.entries(r.viewers)) {
+    for (const [name, label] of SIDECARS) {
+      const runs = bySubject[name];
+      const fetches = viewerMedian(runs, (v) => v.originFetches);
+      const allowed = viewerMedian(runs, (v) => v.allowedFetches);
+      const errors = runs ? runs.reduce((a, v) => a + v.errors, 0) : NaN;
+      rows.push(flag(`${count} live viewers, ${label}: ≤ 1 origin fetch per half target duration, no errors`,
+        `${fmt(fetches, 0)} fetches (allowed ${fmt(allowed, 0)}), ${fmt(errors, 0)} errors`, runs?.length ? fetches <= allowed && errors === 0 : undefined));
+    }
+  }
+  return rows;
+}
+
+function rangeAndLeak(r: BenchResults): TargetRow[] {
+  const rows: TargetRow[] = [];
+  for (const [name, label] of SIDECARS) {
+    const g = r.range[name];
+    rows.push(flag(`Range 1 MB of 20 MB, ${label}: 206, only the range fetched upstream`,
+      g ? `${g.status}, ${g.bodyBytes} B to the client, ${g.originBytes} B from the origin` : '—', g?.ok));
+    const l = r.leak[name];
+    if (l) {
+      rows.push(flag(`leak check, ${label}: heap and RSS after a full GC flat`,
+        `heap ${l.beforeGc.map((m) => fmt(m.heapUsedMB, 0)).join('+')} → ${l.afterGc.map((m) => fmt(m.heapUsedMB, 0)).join('+')} MB, ` +
+        `RSS ${l.beforeGc.map((m) => fmt(m.rssMB, 0)).join('+')} → ${l.afterGc.map((m) => fmt(m.rssMB, 0)).join('+')} MB`, l.flat));
+    }
+  }
+  return rows;
+}
+
+export function evaluateTargets(r: BenchResults): TargetRow[] {
+  return [...cachedPlaylists(r), ...firstView(r), ...viewers(r), ...rangeAndLeak(r)];
+}

@@ -1,14 +1,14 @@
 /**
- * Part 1 and 3 of the bench: requests per second and latency for cached playlists, a cache miss, a large
- * corpus playlist and a 1.5 MB segment. Subjects alternate inside every run (the order rotates per run) so
- * that background load on a shared machine spreads over all of them instead of hitting one.
+ * The load rows of the bench: cached playlists (10 and 900 segments), a 1.5 MB segment asked for again and
+ * again (the copies a proxy or its nginx keeps answer), and the same segment with every request its own
+ * query (its first viewer: no cache can answer). Subjects alternate inside every run (the order rotates per
+ * run) so that background load on a shared machine spreads over all of them instead of hitting one; a run
+ * of every subject is a round, and ratios between subjects are taken round by round (pairedRatio).
  */
-import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
-import { runLoad, type LoadOptions, type LoadResult } from './load.js';
+import type { LoadResult } from './load.js';
+import { measuredLoad, probeOf, type LoaderConfig } from './measured-load.js';
 import type { BenchSettings } from './settings.js';
-import { cpuSeconds } from './stats.js';
-import { runStreamLoad } from './stream-load.js';
 import type { Subject } from './subjects.js';
 
 export interface LoadScenario {
@@ -17,12 +17,13 @@ export interface LoadScenario {
   /** Origin path. */
   path: string;
   connections: number;
-  /** Unique query per request: every request is a cache miss for a caching proxy. */
+  /** Every request its own query: no cache answers it. */
   unique?: boolean;
-  /** 'stream' for large binary bodies (see stream-load.ts); default autocannon. */
-  loader?: 'autocannon' | 'stream';
+  /** Big binary bodies (a segment). */
+  big?: boolean;
 }
 
+/** scenario id → subject name → one result per round. */
 export type ScenarioRuns = Record<string, Record<string, LoadResult[]>>;
 
 /** Rotates the subject order by one per run, so no subject is always first (or always after a heavy one). */
@@ -41,45 +42,34 @@ export async function primeUrl(url: string, what: string): Promise<string> {
   return text;
 }
 
-let uniqueCounter = 0;
-const uniqueQuery = (): string => `x=${++uniqueCounter}`;
-
-/** One load run, with the CPU the subject's processes spent on it (a figure the load generator's own
- * share of the two cores does not distort, unlike rps). */
-async function loadOnce(sc: LoadScenario, s: Subject, seconds: number): Promise<LoadResult> {
-  const opts: LoadOptions = { url: s.url(sc.path), seconds, connections: sc.connections, ...(sc.unique ? { uniqueQuery } : {}) };
-  const pids = s.cpuPids();
-  const cpu0 = cpuSeconds(pids);
-  const t0 = performance.now();
-  const r = await (sc.loader === 'stream' ? runStreamLoad(opts) : runLoad(opts));
-  const cpu = cpuSeconds(pids) - cpu0;
-  const wall = (performance.now() - t0) / 1000;
-  return { ...r, cpuUsPerReq: r.ok > 0 ? (cpu * 1e6) / r.ok : NaN, cpuCores: cpu / wall };
-}
+const mb = (xs: number[] | undefined): string => (xs ?? []).map((m) => m.toFixed(0)).join('+');
 
 export async function runLoadScenarios(
   scenarios: readonly LoadScenario[],
   subjects: readonly Subject[],
   settings: BenchSettings,
+  loader: LoaderConfig,
   log: (line: string) => void,
 ): Promise<ScenarioRuns> {
   const out: ScenarioRuns = {};
   for (const sc of scenarios) {
     out[sc.id] = {};
+    const once = (s: Subject, seconds: number): Promise<LoadResult> =>
+      measuredLoad(probeOf(s), { url: s.url(sc.path), seconds, connections: sc.connections, unique: sc.unique, big: sc.big }, loader);
     for (const s of subjects) {
       out[sc.id]![s.name] = [];
-      await primeUrl(s.url(sc.path), `${sc.id}/${s.name}`);
-      if (settings.warmupSeconds > 0) await loadOnce(sc, s, settings.warmupSeconds);
+      await primeUrl(s.url(sc.path, sc.unique ? 'prime=1' : undefined), `${sc.id}/${s.name}`);
+      if (settings.warmupSeconds > 0) await once(s, settings.warmupSeconds);
     }
     for (let run = 0; run < settings.runs; run++) {
       for (const s of rotation(subjects, run)) {
-        const r = await loadOnce(sc, s, settings.loadSeconds);
+        const r = await once(s, settings.loadSeconds);
         out[sc.id]![s.name]!.push(r);
         const bad = r.errors + r.timeouts + r.non2xx;
         log(`  ${sc.id.padEnd(12)} run ${run + 1}/${settings.runs} ${s.name.padEnd(13)} ${r.rps.toFixed(0).padStart(7)} rps  ` +
-          `p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  ${(r.bytesPerSec / 1e6).toFixed(1)} MB/s  ` +
-          `cpu ${r.cpuUsPerReq?.toFixed(0)} µs/req (${r.cpuCores?.toFixed(2)} cores)` +
-          (bad ? `  errors=${r.errors} timeouts=${r.timeouts} non2xx=${r.non2xx} ${JSON.stringify(r.statuses)}` : ''));
+          `${(r.bytesPerSec / 1e6).toFixed(1)} MB/s  p50 ${r.p50.toFixed(2)} ms  cpu ${r.cpuUsPerReq?.toFixed(1)} µs/req ` +
+          `${r.cpuUsPerMB?.toFixed(0)} µs/MB (${r.cpuCores?.toFixed(2)} cores)  RSS peak ${mb(r.rssPeakMB)} MB` +
+          (bad ? `  errors=${r.errors} timeouts=${r.timeouts} non2xx=${r.non2xx}` : ''));
       }
     }
   }

@@ -11,7 +11,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from 'undici';
 import { linesSince, logMark } from './nginx-servers.js';
-import { percentile, sampleRss } from './stats.js';
+import { probeOf } from './measured-load.js';
+import { cpuSeconds, percentile, sampleRssGroups } from './stats.js';
 import type { Subject } from './subjects.js';
 
 export interface ViewerRun {
@@ -28,8 +29,11 @@ export interface ViewerRun {
   originFetches: number;
   /** One fetch per half target duration, plus the first. */
   allowedFetches: number;
+  /** Per process group (each proxy process; an nginx's master and workers summed). */
   rssPeakMB: number[];
   rssEndMB: number[];
+  /** CPU of the subject's processes per playlist request, µs. */
+  cpuUsPerReq: number;
 }
 
 export interface ViewerOptions {
@@ -50,7 +54,9 @@ export async function runViewers(subject: Subject, opts: ViewerOptions): Promise
   let requests = 0;
   const fail = (kind: string): void => { errorKinds[kind] = (errorKinds[kind] ?? 0) + 1; };
 
-  const rss = sampleRss(subject.pids());
+  const probe = probeOf(subject);
+  const rss = sampleRssGroups(probe.rssGroups, 250);
+  const cpu0 = cpuSeconds(probe.cpuPids);
   const mark = await logMark(opts.liveLog);
   const start = performance.now();
   const end = start + opts.seconds * 1000;
@@ -77,6 +83,7 @@ export async function runViewers(subject: Subject, opts: ViewerOptions): Promise
 
   await Promise.all(clients.map((c, i) => viewer(c, i)));
   const seconds = (performance.now() - start) / 1000;
+  const cpu = cpuSeconds(probe.cpuPids) - cpu0;
   await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   await delay(200); // the last origin log lines
   const originFetches = (await linesSince(opts.liveLog, mark)).filter((l) => l.includes('.m3u8')).length;
@@ -97,5 +104,6 @@ export async function runViewers(subject: Subject, opts: ViewerOptions): Promise
     allowedFetches: Math.ceil(seconds / (opts.targetSeconds / 2)) + 1,
     rssPeakMB: mem.peakMB,
     rssEndMB: mem.lastMB,
+    cpuUsPerReq: requests > 0 ? (cpu * 1e6) / requests : NaN,
   };
 }
