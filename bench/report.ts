@@ -95,12 +95,13 @@ export function renderMarkdown(r: BenchResults): string {
   const st = r.meta.settings;
   const met = r.targets.filter((t) => t.verdict === 'met').length;
   const missed = r.targets.filter((t) => t.verdict === 'missed').length;
-  const machine = r.meta.machine as { loadAverageAtStart?: number[]; loadAverageAtEnd?: number[]; cpus?: number };
+  const machine = r.meta.machine as { loadAverageAtStart?: number[]; loadAverageAtEnd?: number[]; cpus?: number; cpuModel?: string; node?: string; memoryMB?: number };
   return [
     `# hls-sidecar bench${r.meta.preliminary ? ' — PRELIMINARY (BENCH_QUICK=1)' : ''}`,
     '',
-    `${r.meta.startedAt} · ${r.meta.durationSec.toFixed(0)} s · git ${r.meta.gitRev} · ${machine.cpus ?? '?'} CPUs · load average ` +
-      `${(machine.loadAverageAtStart ?? []).join(' ')} at the start, ${(machine.loadAverageAtEnd ?? []).join(' ')} at the end · ${JSON.stringify(r.meta.machine)}`,
+    `${r.meta.startedAt} · ${r.meta.durationSec.toFixed(0)} s · git ${r.meta.gitRev} · Node.js ${machine.node ?? '?'} · ${machine.cpus ?? '?'} × ${machine.cpuModel ?? '?'}, ` +
+      `${num((machine.memoryMB ?? NaN) / 1024)} GiB · load average ${(machine.loadAverageAtStart ?? []).join(' ')} at the start, ${(machine.loadAverageAtEnd ?? []).join(' ')} at the end ` +
+      '(other work shares this machine: throughput is noisier than CPU per request)',
     '',
     `Load generator: ${r.meta.loader === 'wrk' ? `wrk (${st.wrkThreads} thread${st.wrkThreads > 1 ? 's' : ''}), in a process of its own` : 'autocannon / undici, inside the bench process'}. ` +
       `${st.runs} run${st.runs > 1 ? 's' : ''} × ${st.loadSeconds} s per subject and row (medians; subjects alternate, order rotating per run), ` +
