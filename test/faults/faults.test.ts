@@ -6,7 +6,9 @@
  *
  * Targets per row: no failed viewer request; playlist p99 ≤ 1 s during the fault; the origin asked for the
  * live playlist at most 3 times per half target duration during the fault (one per replica) and at most
- * once after; recovered ≤ 5 s after the heal, with no restart. Origin down: stale playlists
+ * once after; recovered ≤ 5 s after the heal, with no restart; upstream sockets and RSS bounded (no replica
+ * holds more sockets to the origin than there are viewers, or many more at the end than before; no
+ * replica's RSS grows by more than RSS_GROWTH_MIB). Origin down: stale playlists
  * (X-HLS-Sidecar-Cache: STALE) for the stale-if-error window, then clean 502/504, never a hang.
  *
  * FAULT_SECONDS (default 8) sets every fault window; the issue's long windows: FAULT_SECONDS=20 for the
@@ -31,6 +33,10 @@ const ORIGIN_DOWN_MS = process.env.FAULT_LONG === '1' ? 30_000 : Math.max(FAULT_
 const STALE_MS = ORIGIN_DOWN_MS - 5000;
 const VIEWERS = Number(process.env.FAULT_VIEWERS ?? 200);
 const HALF_TD_MS = (SEGMENT_SECONDS * 1000) / 2;
+/** Upstream sockets a replica may hold at a row's end beyond those it held before (idle keep-alive ones). */
+const SOCKET_SLACK = 16;
+/** RSS a replica may gain over a row: far above a fault's working set, far below a leak's growth. */
+const RSS_GROWTH_MIB = 128;
 
 interface Row {
   fault: string;
@@ -43,6 +49,8 @@ interface Row {
   after: number;
   afterMax: number;
   recoveryMs: number;
+  /** The largest of any replica, sampled every 500 ms from the injection to the row's end, and just before. */
+  usage: { rssMiB: number; sockets: number; rssBeforeMiB: number; socketsBefore: number; socketsEnd: number };
   note: string;
   /** The first unexpected failures of the row, for the assertion message. */
   failures: string[];
@@ -101,9 +109,9 @@ describe('faults across real network hops (issue #15)', function () {
     const table = [
       `FAULT_SECONDS=${FAULT_MS / 1000}: faults of ${FAULT_MS / 1000} s, slow origin ${ORIGIN_FAULT_MS / 1000} s, origin down ${ORIGIN_DOWN_MS / 1000} s; ${VIEWERS} viewers, ${SEGMENT_SECONDS} s segments, stale-if-error ${STALE_MS / 1000} s`,
       '',
-      '| fault | viewer requests that failed | playlist p99 during the fault | origin playlist fetches per half target duration, rate (busiest window): during / after | recovery after heal | note |',
-      '|---|---|---|---|---|---|',
-      ...rows.map((r) => `| ${r.fault} | ${r.failed} of ${r.requests} | ${r.p99.toFixed(0)} ms | ${r.during.toFixed(1)} (${r.duringMax}) / ${r.after.toFixed(1)} (${r.afterMax}) | ${(r.recoveryMs / 1000).toFixed(1)} s | ${r.note} |`),
+      '| fault | viewer requests that failed | playlist p99 during the fault | origin playlist fetches per half target duration, rate (busiest window): during / after | recovery after heal | replica peak RSS; upstream sockets peak (before → end) | note |',
+      '|---|---|---|---|---|---|---|',
+      ...rows.map((r) => `| ${r.fault} | ${r.failed} of ${r.requests} | ${r.p99.toFixed(0)} ms | ${r.during.toFixed(1)} (${r.duringMax}) / ${r.after.toFixed(1)} (${r.afterMax}) | ${(r.recoveryMs / 1000).toFixed(1)} s | ${r.usage.rssMiB.toFixed(0)} MiB (${r.usage.rssBeforeMiB.toFixed(0)} before); ${r.usage.sockets} (${r.usage.socketsBefore} → ${r.usage.socketsEnd}) | ${r.note} |`),
     ].join('\n');
     console.log(`\n${table}\n`);
     if (process.env.FAULTS_REPORT) await writeFile(process.env.FAULTS_REPORT, `${table}\n`);
@@ -135,6 +143,8 @@ describe('faults across real network hops (issue #15)', function () {
   }
 
   async function run(f: Fault): Promise<Row> {
+    const before = await usageNow();
+    const sampler = sampleUsage();
     const t0 = Date.now();
     await f.inject();
     await delay(f.windowMs);
@@ -154,6 +164,8 @@ describe('faults across real network hops (issue #15)', function () {
     }
     const afterEnd = Math.min(Date.now(), t2) + 4 * HALF_TD_MS;
     await delay(Math.max(0, afterEnd - Date.now()));
+    const peak = await sampler.stop();
+    const end = await usageNow();
     const window = events.filter((e) => e.at >= t0 && e.at < afterEnd);
     const fetchLog = await stage.originPlaylistFetches();
     const fetches = fetchLog.map((f) => f.at);
@@ -168,6 +180,7 @@ describe('faults across real network hops (issue #15)', function () {
       after: Number.isFinite(t2) ? ratePerHalfTd(fetches, t2, afterEnd, 1) : NaN,
       afterMax: Number.isFinite(t2) ? maxPerHalfTd(fetches, t2 + HALF_TD_MS, afterEnd - HALF_TD_MS) : NaN,
       recoveryMs: t2 - t1,
+      usage: { rssMiB: peak.rssMiB, sockets: peak.sockets, rssBeforeMiB: before.rssMiB, socketsBefore: before.sockets, socketsEnd: end.sockets },
       note: f.note?.(window, t0) ?? '',
       failures: failures.slice(0, 3).map((e) => `${e.kind} ${e.status} ${e.error} after ${e.ms.toFixed(0)} ms`),
     };
@@ -185,13 +198,34 @@ describe('faults across real network hops (issue #15)', function () {
     return row;
   }
 
-  type Target = 'failed' | 'p99' | 'during' | 'after' | 'recovery';
+  /** The largest RSS and upstream socket count of any replica now (a replica being restarted counts 0). */
+  async function usageNow(): Promise<{ rssMiB: number; sockets: number }> {
+    const all = await Promise.all(REPLICAS.map((n) => stage.usage(n)));
+    const max = (xs: number[]) => Math.max(0, ...xs.filter(Number.isFinite));
+    return { rssMiB: max(all.map((u) => u.rssMiB)), sockets: max(all.map((u) => u.upstreamSockets)) };
+  }
+  function sampleUsage(): { stop(): Promise<{ rssMiB: number; sockets: number }> } {
+    const peak = { rssMiB: 0, sockets: 0 };
+    let stopped = false;
+    const loop = (async () => {
+      while (!stopped) {
+        const u = await usageNow();
+        peak.rssMiB = Math.max(peak.rssMiB, u.rssMiB);
+        peak.sockets = Math.max(peak.sockets, u.sockets);
+        await delay(500);
+      }
+    })();
+    return { async stop() { stopped = true; await loop; return peak; } };
+  }
+
+  type Target = 'failed' | 'p99' | 'during' | 'after' | 'recovery' | 'sockets' | 'rss';
   /**
    * Fails the row on every missed target except those in `known`: limits found by this harness, explained
    * there and in docs/deploy.md, each still bounded by what `known` asserts instead. A known miss is
    * printed in the table's note, never hidden.
    */
   function expectTargets(row: Row, known: Partial<Record<Target, { why: string; holds: boolean }>> = {}): void {
+    const u = row.usage;
     const misses: Array<[Target, string | false]> = [
       ['failed', row.failed > 0 && `${row.failed} failed requests ${row.failures.join('; ')}`],
       ['p99', !(row.p99 <= 1000) && `playlist p99 ${row.p99.toFixed(0)} ms > 1 s`],
@@ -200,6 +234,11 @@ describe('faults across real network hops (issue #15)', function () {
       ['during', row.during > 3 && `${row.during.toFixed(1)} origin fetches per half target duration during the fault`],
       ['after', !(row.after <= 1) && `${row.after.toFixed(1)} origin fetches per half target duration after it`],
       ['recovery', !(row.recoveryMs <= 5000) && `recovery ${row.recoveryMs} ms`],
+      // "Upstream sockets stay bounded; RSS stays bounded" (issue #15): no more sockets to the origin than
+      // viewers at any time, back to about where they were once healed, and no unbounded memory growth.
+      ['sockets', !(u.sockets <= VIEWERS && u.socketsEnd <= u.socketsBefore + SOCKET_SLACK) &&
+        `upstream sockets: peak ${u.sockets}, ${u.socketsBefore} before, ${u.socketsEnd} at the end`],
+      ['rss', !(u.rssMiB <= u.rssBeforeMiB + RSS_GROWTH_MIB) && `replica RSS ${u.rssMiB.toFixed(0)} MiB, ${u.rssBeforeMiB.toFixed(0)} before`],
     ];
     const unexpected: string[] = [];
     for (const [target, miss] of misses) {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { counterSum } from '../support/metrics-text.js';
+import { rssMiB, socketsTo } from '../support/proc-usage.js';
 import { cacheDirRows, readRepoFile as read, substitute } from '../support/deploy-kit.js';
 import { getFixtures, type Fixtures } from '../support/hls-fixtures.js';
 import { startLiveStream, type LiveStream } from '../support/live-stream.js';
@@ -49,7 +50,6 @@ export interface FaultStage {
   livePlaylistUrl: string;
   vodUrl: string;
   publicBase: string;
-  /** Times (ms since the epoch) at which the origin was asked for the live media playlist, and its status. */
   /** The origin's live playlist answers: when, its status, and the replica that asked. */
   originPlaylistFetches(): Promise<Array<{ at: number; status: number; by: string }>>;
   /** Direct to one replica: a playlist through it; its X-HLS-Sidecar-Cache (MISS, HIT, ...). */
@@ -60,6 +60,8 @@ export interface FaultStage {
   readyz(name: (typeof REPLICAS)[number]): Promise<string>;
   /** Direct to one replica: viewer requests it has answered (playlist and stream routes). */
   served(name: (typeof REPLICAS)[number]): Promise<number>;
+  /** A replica process's resident memory (MiB) and its TCP sockets to the origin (NaN while it is down). */
+  usage(name: (typeof REPLICAS)[number]): Promise<{ rssMiB: number; upstreamSockets: number }>;
   close(): Promise<void>;
 }
 
@@ -190,6 +192,10 @@ export async function startFaultStage(opts: { replicaArgs?: string[]; originDela
       },
       readyz,
       served,
+      async usage(name) {
+        const pid = replicas[name].process.pid;
+        return { rssMiB: await rssMiB(pid), upstreamSockets: await socketsTo(pid, origin.address, RELAY_PORT) };
+      },
       async fetchDirect(name, upstreamUrl) {
         const r = await request(hlsdUrl(replicas[name].base, upstreamUrl), { headersTimeout: 3000, bodyTimeout: 3000 });
         await r.body.dump();

@@ -16,6 +16,8 @@ import { canUnshareNet, runInLoopbackNetns } from '../support/netns.js';
 import { nginxTestConf, startNginx } from '../support/nginx.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { waitFor } from '../support/wait-for.js';
+import { rssMiB, socketsTo } from '../support/proc-usage.js';
+import net from 'node:net';
 
 interface Reply { status: number; headers: IncomingHttpHeaders; body: Buffer }
 
@@ -275,5 +277,22 @@ describe('test support helpers (self-test)', function () {
       const r = await runInLoopbackNetns(process.execPath, ['-e', echo]);
       expect([r.code, r.stdout.trim()]).to.deep.equal([0, 'ok']);
     });
+  });
+  it('proc-usage: counts this process\'s TCP sockets to one address:port (not the listener, not others), and its RSS', async () => {
+    const server = net.createServer((s) => s.on('error', () => undefined)).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as net.AddressInfo).port;
+    expect(await socketsTo(process.pid, '127.0.0.1', port)).to.equal(0);
+    const clients = await Promise.all([1, 2, 3].map(() => new Promise<net.Socket>((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => resolve(c));
+    })));
+    // The server's accepted ends are local port `port`, remote elsewhere: only the three clients count.
+    expect(await socketsTo(process.pid, '127.0.0.1', port)).to.equal(3);
+    expect(await socketsTo(process.pid, '127.0.0.2', port)).to.equal(0);
+    for (const c of clients) c.destroy();
+    server.close();
+    const rss = await rssMiB(process.pid);
+    expect(rss).to.be.greaterThan(10).and.lessThan(4096);
+    expect(await rssMiB(2 ** 22 + 12345)).to.be.NaN;
   });
 });
