@@ -5,8 +5,8 @@ import type { WorkerReply, WorkerRequest, WorkerSetup } from './render-worker.js
 /**
  * One worker thread for rewriting big playlists (render-playlist.ts decides which). One is enough: the point
  * is to keep the main thread's event loop free, not to rewrite several huge playlists at once on a 2-core
- * sidecar. The server starts and warms it right after listening (warm()), so the first big playlist does
- * not wait for a thread to start and its code to be compiled (measured: 590 ms for the first cold
+ * sidecar. The server starts and warms it before it opens its port (warm(), server.ts#WARM_WAIT_MS), so the first
+ * big playlist does not wait for a thread to start and its code to be compiled (measured: 590 ms for the first cold
  * 100k-segment playlist against 270 ms for the next ones). The worker is unref'd, so it never keeps the
  * process alive, and is terminated on close. A worker that cannot start or dies rejects its pending jobs;
  * render-playlist.ts then rewrites on the main thread.

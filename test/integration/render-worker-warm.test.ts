@@ -1,6 +1,7 @@
 /**
- * The render worker is started and warmed at start-up (src/routes/render-pool.ts#warm, called by listen()),
- * so the first big playlist after start-up is rewritten on a thread that is already running; and closing
+ * The render worker is started and warmed at start-up (src/routes/render-pool.ts#warm, called by listen(),
+ * which opens the port only once the warm-up is over: issue #16 §3, server.ts#WARM_WAIT_MS), so the first big
+ * playlist after start-up is rewritten on a thread that is already running and compiled; and closing
  * the server ends that thread, so the process can exit. Speed is the bench's business
  * (bench/cold-big-playlist.ts): nothing here depends on elapsed time.
  */
@@ -63,7 +64,9 @@ describe('render worker: warm at start-up, ended at close', function () {
     try {
       const worker = proxy.app.renderWorker;
       expect(worker.running(), 'worker started by listen()').to.equal(true);
-      expect(await worker.warmed, 'sample playlist rewritten').to.equal(true);
+      // Not awaited: the port opened after the warm-up (a worker through tsx takes 0.4-0.8 s to get there).
+      expect(worker.warm(), 'sample playlist rewritten before the port opened').to.equal(true);
+      expect(await worker.warmed).to.equal(true);
       expect(worker.jobs()).to.equal(0);
 
       const upstream = `${origin.url}/vod/index.m3u8`;
@@ -128,6 +131,7 @@ describe('render worker: warm at start-up, ended at close', function () {
     const proxy = await startProxy({}, { hooks: { modify_m3u8_content: (text: string) => text } });
     try {
       expect(await proxy.app.renderWorker.warmed).to.equal(false);
+      expect(proxy.app.renderWorker.warm()).to.equal(false);
       expect(proxy.app.renderWorker.running()).to.equal(false);
     } finally {
       await proxy.close();
