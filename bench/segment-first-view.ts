@@ -24,6 +24,10 @@
  *                    node-pipe    bench/node-pipe-proxy.ts, undici + pipeline and nothing else
  *                    cur          hls-sidecar built in FV_CUR_DIR (default this checkout; `npm run build` first)
  *                    base         hls-sidecar built in FV_BASE_DIR (another checkout with dist/ and node_modules)
+ *                    offload      hls-sidecar (this checkout) behind the shipped nginx templates, which answer
+ *                                 with X-Accel-Redirect: nginx fetches and streams (issue #16 §1)
+ *                    templates    the same with --offload none: the proxy streams, nginx passes it on
+ *                   for these two, CPU is the proxy's and nginx's together, and the proxy's alone beside it
  *                   a name may repeat with a digit suffix (cur2) for a second process of the same kind
  *   FV_ROUNDS=3  FV_SECONDS=10  FV_CONNECTIONS=10  FV_WARMUP_SECONDS=2
  *   FV_WRK_CPUS=1            taskset -c list for wrk (default: not pinned)
@@ -38,12 +42,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startOriginNginx } from './nginx-servers.js';
+import { startFrontNginx, startOriginNginx } from './nginx-servers.js';
 import { chooseLoader, measuredLoad, probeOf, type LoaderConfig } from './measured-load.js';
-import { median, peakRssMB } from './stats.js';
+import { median, peakRssMB, withChildren } from './stats.js';
 import { startSubject, type Subject, type SubjectContext } from './subjects.js';
 import type { SubjectName } from './settings.js';
 import { writeWrkScripts } from './wrk.js';
+import { hlsdUrl } from '../test/support/proxy.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const env = process.env;
@@ -53,10 +58,26 @@ const seconds = Number(env.FV_SECONDS ?? 10);
 const connections = Number(env.FV_CONNECTIONS ?? 10);
 const warmupSeconds = Number(env.FV_WARMUP_SECONDS ?? 2);
 const names = (env.FV_SUBJECTS ?? 'direct,nginx-proxy,hlsd,node-pipe,cur').split(',').map((s) => s.trim()).filter(Boolean);
-const KINDS: Record<string, SubjectName> = { cur: 'sidecar-mem', base: 'sidecar-mem', hlsd: 'hlsd', direct: 'direct', 'nginx-proxy': 'nginx-proxy', 'node-pipe': 'node-pipe' };
+const KINDS: Record<string, SubjectName> = { cur: 'sidecar-mem', base: 'sidecar-mem', hlsd: 'hlsd', direct: 'direct', 'nginx-proxy': 'nginx-proxy', 'node-pipe': 'node-pipe', offload: 'sidecar-mem', templates: 'sidecar-mem' };
 const LABELS: Record<string, string> = {
   direct: 'origin nginx, direct', 'nginx-proxy': 'nginx proxy_pass', hlsd: 'hlsd 3.6.6', 'node-pipe': 'bare Node pipe', cur: 'hls-sidecar', base: 'hls-sidecar (base)',
+  offload: 'hls-sidecar behind the templates, offload', templates: 'hls-sidecar behind the templates, --offload none',
 };
+
+/** One hls-sidecar behind nginx built from the shipped templates (bench/nginx-servers.ts#startFrontNginx). */
+async function behindTemplates(inner: Subject): Promise<Subject> {
+  const port = Number(new URL(inner.url('seg.ts')).port);
+  const { nginx, prefix } = await startFrontNginx(ROOT, [port], true);
+  return {
+    ...inner,
+    url: (p, query) => `${hlsdUrl(`${nginx.url}${prefix}`, `${origin.url}/${p}`, 'ts')}${query ? `?${query}` : ''}`,
+    cpuPids: () => [...inner.cpuPids(), ...withChildren(nginx.process.pid)],
+    close: async () => {
+      await nginx.close();
+      await inner.close();
+    },
+  };
+}
 const split = (s: string | undefined): string[] => (s ?? '').split(/\s+/).filter(Boolean);
 const kindOf = (name: string): SubjectName | undefined => KINDS[name.replace(/\d+$/, '')];
 
@@ -82,25 +103,28 @@ try {
     const ctx: SubjectContext = {
       rootDir, originUrl: origin.url, originPid: origin.nginx.process.pid, runner: 'dist',
       nodeArgs: split(env[`FV_NODE_ARGS_${name}`] ?? env.FV_NODE_ARGS),
-      sidecarArgs: ['--segment-cache-max-bytes', '0', ...split(env[`FV_SIDECAR_ARGS_${name}`] ?? env.FV_SIDECAR_ARGS)],
+      sidecarArgs: ['--segment-cache-max-bytes', '0', ...(kindName === 'templates' ? ['--offload', 'none'] : []),
+        ...split(env[`FV_SIDECAR_ARGS_${name}`] ?? env.FV_SIDECAR_ARGS)],
     };
-    subjects.set(name, await startSubject(kind, ctx));
+    const subject = await startSubject(kind, ctx);
+    subjects.set(name, kindName === 'offload' || kindName === 'templates' ? await behindTemplates(subject) : subject);
   }
-  const measure = async (name: string, secs: number): Promise<{ mbps: number; cpuMs: number; p50Ms: number }> => {
+  const measure = async (name: string, secs: number): Promise<{ mbps: number; cpuMs: number; proxyCpuMs: number; p50Ms: number }> => {
     const s = subjects.get(name)!;
     const r = await measuredLoad(probeOf(s), { url: s.url('seg.ts'), seconds: secs, connections, unique: true, big: true }, loader);
     if (r.errors + r.timeouts + r.non2xx) throw new Error(`${name}: ${r.errors + r.timeouts + r.non2xx} failed requests`);
-    return { mbps: r.bytesPerSec / 1e6, cpuMs: (r.cpuUsPerReq ?? NaN) / 1e3, p50Ms: r.p50 };
+    return { mbps: r.bytesPerSec / 1e6, cpuMs: (r.cpuUsPerReq ?? NaN) / 1e3, proxyCpuMs: (r.proxyCpuUsPerReq ?? NaN) / 1e3, p50Ms: r.p50 };
   };
   console.log(`first-view segments: ${SEGMENT_BYTES / 1e6} MB, ${connections} connections, ${rounds} × ${seconds} s, loader ${loaderName}` +
     `${env.FV_WRK_CPUS ? ` (taskset -c ${env.FV_WRK_CPUS})` : ''}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   for (const name of names) if (warmupSeconds > 0) await measure(name, warmupSeconds); // not recorded
-  const runs = new Map<string, Array<{ mbps: number; cpuMs: number; p50Ms: number }>>(names.map((n) => [n, []]));
+  const runs = new Map<string, Array<{ mbps: number; cpuMs: number; proxyCpuMs: number; p50Ms: number }>>(names.map((n) => [n, []]));
   for (let i = 0; i < rounds; i++) {
     for (const name of i % 2 ? [...names].reverse() : names) {
       const r = await measure(name, seconds);
       runs.get(name)!.push(r);
-      console.log(`  round ${i + 1} ${name.padEnd(12)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.cpuMs.toFixed(2)} ms CPU/segment  p50 ${r.p50Ms.toFixed(1)} ms`);
+      console.log(`  round ${i + 1} ${name.padEnd(12)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.cpuMs.toFixed(2)} ms CPU/segment  ` +
+        `(proxy ${Number.isNaN(r.proxyCpuMs) ? '-' : r.proxyCpuMs.toFixed(3)})  p50 ${r.p50Ms.toFixed(1)} ms`);
     }
   }
   const ratio = (name: string, ref: string): string => {
@@ -110,14 +134,14 @@ try {
     return `${median(a.map((r, i) => r.mbps / b[i]!.mbps)).toFixed(2)}×`;
   };
   console.log('');
-  console.log('| subject | MB/s | CPU ms per segment | peak RSS MB | MB/s vs hlsd (paired) | MB/s vs nginx proxy_pass (paired) |');
-  console.log('|---|---:|---:|---:|---:|---:|');
+  console.log('| subject | MB/s | CPU ms per segment | proxy CPU ms per segment | peak RSS MB | MB/s vs hlsd (paired) | MB/s vs nginx proxy_pass (paired) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const name of names) {
     const list = runs.get(name)!;
     const peak = probeOf(subjects.get(name)!).rssGroups.flat().map(peakRssMB).reduce((a, b) => a + b, 0);
     const label = LABELS[name.replace(/\d+$/, '')] ?? name;
     const extra = split(env[`FV_NODE_ARGS_${name}`] ?? env.FV_NODE_ARGS).join(' ');
-    console.log(`| ${label}${/\d$/.test(name) ? ` (${name})` : ''}${kindOf(name) === 'sidecar-mem' && extra ? ` \`${extra}\`` : ''} | ${median(list.map((r) => r.mbps)).toFixed(0)} | ${median(list.map((r) => r.cpuMs)).toFixed(2)} | ` +
+    console.log(`| ${label}${/\d$/.test(name) ? ` (${name})` : ''}${kindOf(name) === 'sidecar-mem' && extra ? ` \`${extra}\`` : ''} | ${median(list.map((r) => r.mbps)).toFixed(0)} | ${median(list.map((r) => r.cpuMs)).toFixed(2)} | ${Number.isNaN(list[0]!.proxyCpuMs) ? '' : median(list.map((r) => r.proxyCpuMs)).toFixed(3)} | ` +
       `${peak.toFixed(0)} | ${ratio(name, 'hlsd')} | ${ratio(name, 'nginx-proxy')} |`);
   }
 } finally {

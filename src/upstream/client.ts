@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, Pool, ProxyAgent, type Dispatcher } from 'undici';
@@ -259,6 +259,9 @@ export function createUpstream(
     if (!ownsDispatcher || config.httpProxy || !deps.lookupFor) return undefined;
     const target = parseTargetUrl(url);
     if (deps.guard) await deps.guard.check(target);
+    // An IP literal is connected to as it is (net.connect asks no lookup for one): the guard judged it.
+    const literal = isIP(target.hostname);
+    if (literal) return { target, address: target.hostname, family: literal === 6 ? 6 : 4 };
     const lookup = deps.lookupFor(target.origin);
     const first = await new Promise<{ address: string; family: number }>((resolve, reject) =>
       lookup(target.hostname, { all: true }, (err, addresses) => {

@@ -8,7 +8,7 @@ import { decodeRecord } from '../../src/cache/record-codec.js';
 import { getFixtures, type Fixtures } from '../support/hls-fixtures.js';
 import { startLiveStream, playlistMediaSequence, type LiveStream } from '../support/live-stream.js';
 import { startOrigin, type Origin } from '../support/origin.js';
-import { hlsdUrl, startProxy, type RunningProxy } from '../support/proxy.js';
+import { hlsdUrl, OFFLOAD_STAGE, startProxy, type RunningProxy } from '../support/proxy.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -201,7 +201,9 @@ describe('shared manifest cache through the real proxy (issue #3)', function () 
   }
 
   for (const backend of ['memory', 'redis'] as const) {
-    it(`no cache poisoning: spoofed forwarded headers from an untrusted peer, then viewers via two trusted bases (${backend})`, async () => {
+    it(`no cache poisoning: spoofed forwarded headers from an untrusted peer, then viewers via two trusted bases (${backend})`, async function () {
+      // About the peer's own address, which a front server replaces with its own: direct clients only.
+      if (OFFLOAD_STAGE) this.skip();
       // Only 127.0.0.1 is a trusted front server; 127.0.0.2 is a client talking to the sidecar directly.
       const proxy = await proxyFor(backend, { 'trust-proxy': ['127.0.0.1'] });
       const front = agent({ localAddress: '127.0.0.1' });

@@ -253,7 +253,7 @@ describe('offload behind the shipped nginx templates (issue #16 §1): nginx move
     let cert: TestCert;
     let secure: https.Server;
     let port = 0;
-    const seen: Array<{ host: string | undefined; sni: string | false }> = [];
+    const seen: Array<{ host: string | undefined; sni: string | false | null }> = [];
     before(async () => {
       cert = await makeTestCert();
       secure = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {

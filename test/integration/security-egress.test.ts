@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startOrigin, type Origin } from '../support/origin.js';
-import { runCli, startProxy, startProxyProcess, type RunningProxy } from '../support/proxy.js';
+import { OFFLOAD_STAGE, runCli, startProxy, startProxyProcess, type RunningProxy } from '../support/proxy.js';
 import { makeTestCert, type TestCert } from '../support/tls-certs.js';
 import { MEDIA_PLAYLIST, makeSecurityRoot, startDnsServer, tableResolver, tokenPath, type DnsServer } from '../support/security-kit.js';
 
@@ -108,7 +108,9 @@ describe('security: egress policy through HTTP (loopback)', function () {
       expect((await get(allowed, tokenPath(`${origin.url}/hop.m3u8?round=${i}`))).status, target).to.equal(403);
       expect((await get(allowed, tokenPath(`${origin.url}/hop.ts`, 'ts'))).status, target).to.equal(403);
     }
-    expect(origin.countRequests()).to.equal(6);
+    // With offload (HLS_TEST_OFFLOAD=1) nginx asks for hop.ts first and hands its redirect back to the
+    // proxy, which asks again to judge the hop itself (issue #16 §1): one more request per segment round.
+    expect(origin.countRequests()).to.equal(OFFLOAD_STAGE ? 9 : 6);
     expect(secret.countRequests()).to.equal(0);
   });
 

@@ -9,18 +9,16 @@
  * and the shipped offload file included as is. HLS_TEST_OFFLOAD=1 puts it in front of every proxy that
  * support/proxy.ts#startProxy starts, so the security, cache and core suites run with offload on.
  */
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { cacheDirRows, readRepoFile as read, substitute } from './deploy-kit.js';
 import { startNginx, type Nginx } from './nginx.js';
 
 export type Rows = ReadonlyArray<readonly [string, string]>;
 
-async function upstreamConf(replicaPort: number, cacheDir?: string): Promise<string> {
-  const dir = cacheDir ?? path.join(await mkdtemp(path.join(os.tmpdir(), 'hls-sidecar-offload-')), 'cache');
+async function upstreamConf(replicaPort: number, cacheDir?: string, serverRow?: readonly [string, string]): Promise<string> {
+  // Default: inside the nginx's own prefix dir (support/nginx.ts substitutes __PREFIX__), removed with it.
+  const dir = cacheDir ?? '__PREFIX__/cache';
   return substitute(read('nginx/upstream.conf'), [
-    ['server 127.0.0.1:8080 ', `server 127.0.0.1:${replicaPort} `],
+    serverRow ?? ['server 127.0.0.1:8080 ', `server 127.0.0.1:${replicaPort} `],
     ['    server 127.0.0.1:8081 max_fails=1 fail_timeout=2s;\n', ''],
     ['    server 127.0.0.1:8082 max_fails=1 fail_timeout=2s;\n', ''],
     ...cacheDirRows(dir),
@@ -41,7 +39,10 @@ export async function startTemplateFront(opts: { replicaPort: number; cacheDir?:
 }
 
 export async function transparentFront(replicaPort: number): Promise<Nginx> {
-  const conf = `${await upstreamConf(replicaPort)}
+  // One replica that the suites make fail on purpose: never marked down (max_fails=0), or the next test's
+  // requests would get nginx's 502 for 2 s.
+  const server = ['server 127.0.0.1:8080 max_fails=1 fail_timeout=2s;', `server 127.0.0.1:${replicaPort} max_fails=0;`] as const;
+  const conf = `${await upstreamConf(replicaPort, undefined, server)}
 server {
     listen 127.0.0.1:{{PORT}};
     large_client_header_buffers 4 32k;

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { configFromOptions } from '../../src/config.js';
 import { createApp, type App, type AppOverrides } from '../../src/server.js';
+import { transparentFront } from './offload-front.js';
 import { freePort } from './ports.js';
 import { tsxRenderWorker } from './render-worker.js';
 
@@ -34,8 +35,19 @@ export async function startProxy(options: Record<string, unknown> = {}, override
   });
   const app = createApp(config, { renderWorker: tsxRenderWorker, ...overrides });
   const address = await app.listen();
+  if (OFFLOAD_STAGE) {
+    // Issue #16 §1: the suites run with offload on (HLS_TEST_OFFLOAD=1, `npm run test:offload`): every
+    // request to `url` reaches the proxy through nginx, which takes segments over when the proxy lets it.
+    // `port` stays the proxy's own: the raw-socket tests are about its HTTP server, which nginx in front
+    // would answer for itself (a bare LF, a dribbled header).
+    const nginx = await transparentFront(address.port);
+    return { url: nginx.url, port: address.port, app, close: async () => { await nginx.close(); await app.close(); } };
+  }
   return { url: `http://127.0.0.1:${address.port}`, port: address.port, app, close: () => app.close() };
 }
+
+/** HLS_TEST_OFFLOAD=1: startProxy puts support/offload-front.ts#transparentFront in front of each proxy. */
+export const OFFLOAD_STAGE = process.env.HLS_TEST_OFFLOAD === '1';
 
 /** hlsd's own URL form, as dashboards build it: `${proxy}/${btoa(url)}.m3u8`. */
 export function hlsdUrl(base: string, upstreamUrl: string, ext = 'm3u8'): string {
