@@ -135,6 +135,17 @@ describe('offload behind the shipped nginx templates (issue #16 §1): nginx move
     expect(origin.log.length).to.equal(0);
   });
 
+  it('a client cannot steer it: the internal location answers no outside request, and an X-HLS-Sidecar-* header a client sends is replaced', async () => {
+    const direct = await get(`${main.nginx.url}/_hls_sidecar_offload/`, {
+      'x-hls-sidecar-address': `127.0.0.1:${origin.port}`, 'x-hls-sidecar-path': `/${fixtures.paths.vodFirstSegment}`,
+    });
+    expect(direct.status).to.equal(404);
+    const p = `/${fixtures.paths.vodFirstSegment}?v=forged`;
+    const forged = await offloaded(main, 1, () => get(url(main, at(p)), { 'x-hls-sidecar-offload': '/evil/', 'x-hls-sidecar-stream': '0' }));
+    expect(forged.status).to.equal(200);
+    expect(origin.log.map((e) => e.path)).to.deep.equal([p]);
+  });
+
   it('"upstream redirects come back to the proxy to be judged (never followed by nginx)": followed by the proxy, and a hop to a refused address is 403', async () => {
     const p = `/${fixtures.paths.vodFirstSegment}`;
     const file = await readFile(path.join(fixtures.root, p));
