@@ -115,7 +115,9 @@ export function renderMarkdown(r: BenchResults): string {
     'CPU: user + system time from /proc of every process of the subject (an nginx\'s master and workers; hls-sidecar ×2 + templates: ' +
       'both replicas, the front nginx and redis-server; the origin\'s own work for the proxies not included), over the responses served. ' +
       'Peak RSS: sampled every 100 ms (250 ms for viewers) during the runs, per proxy process (an nginx: master and workers summed). ' +
-      'First view: fresh processes, hls-sidecar alone with --segment-cache-max-bytes 0; live viewers: fresh processes, defaults.',
+      'First view: fresh processes, hls-sidecar alone with --segment-cache-max-bytes 0; live viewers: fresh processes, defaults. ' +
+      'Live viewers ask for 100–500 playlists a second, so their CPU per request carries each process\'s background work (timers, ' +
+      'GC, Redis) too. Throughput ratios in the targets: the median of round-by-round ratios.',
     '',
     `## Targets: ${met} met, ${missed} missed, ${r.targets.length - met - missed} not measured`,
     '',
