@@ -2,7 +2,9 @@
  * `node --import tsx bench/viewers-rss.ts` — the RSS half of issue #16's targets on its own: N simulated live
  * viewers (bench/viewers.ts: one keep-alive connection each, reloading the live playlist once per target
  * duration) against a FRESH hls-sidecar process per run, as the full bench's viewer phase does, and the peak
- * RSS sampled every 250 ms. For comparing V8 heap settings (or builds) without the 16-minute `npm run bench`.
+ * RSS sampled every 250 ms, and the CPU the process used per request (/proc utime+stime, both of its threads:
+ * the render worker is part of it). For comparing V8 heap settings (or builds) without the 16-minute
+ * `npm run bench` (src/v8-tuning.ts has what it measured).
  *
  *   VR_SUBJECTS=cur,cur2   names as in segment-first-view.ts (cur, base, with a digit suffix for variants)
  *   VR_NODE_ARGS_<name>="--heap-growing-percent=0"   Node.js flags for one subject (VR_NODE_ARGS for all)
@@ -15,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLiveStream } from '../test/support/live-stream.js';
 import { startOriginNginx } from './nginx-servers.js';
-import { median } from './stats.js';
+import { cpuSeconds, median } from './stats.js';
 import { sidecarMemSubject } from './subjects.js';
 import { runViewers } from './viewers.js';
 
@@ -31,6 +33,7 @@ const content = fs.mkdtempSync(path.join(os.tmpdir(), 'hls-sidecar-vr-'));
 const origin = await startOriginNginx(content);
 const live = await startLiveStream({ dir: content, segmentSeconds: 2, listSize: 6, minSegments: 3 });
 const peaks = new Map<string, number[]>(names.map((n) => [n, []]));
+const cpus = new Map<string, number[]>(names.map((n) => [n, []]));
 try {
   console.log(`${viewers} live viewers, ${seconds} s per run, ${rounds} rounds; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   for (let i = 0; i < rounds; i++) {
@@ -44,19 +47,23 @@ try {
         nodeArgs: split(env[`VR_NODE_ARGS_${name}`] ?? env.VR_NODE_ARGS),
       });
       try {
+        const cpu0 = cpuSeconds(subject.cpuPids());
         const v = await runViewers(subject, { viewers, seconds, targetSeconds: live.targetDuration, livePath: live.playlistPath, liveLog: origin.liveLog });
+        const cpuUs = ((cpuSeconds(subject.cpuPids()) - cpu0) * 1e6) / v.requests;
         peaks.get(name)!.push(v.rssPeakMB[0]!);
+        cpus.get(name)!.push(cpuUs);
         console.log(`  round ${i + 1} ${name.padEnd(8)} ${v.requests} requests, ${v.errors} errors, p99 ${v.p99.toFixed(1)} ms, ` +
-          `RSS peak ${v.rssPeakMB[0]!.toFixed(0)} MB, end ${v.rssEndMB[0]!.toFixed(0)} MB`);
+          `RSS peak ${v.rssPeakMB[0]!.toFixed(0)} MB, end ${v.rssEndMB[0]!.toFixed(0)} MB, CPU ${cpuUs.toFixed(0)} µs/request`);
       } finally {
         await subject.close();
       }
     }
   }
-  console.log('\n| subject | node flags | RSS peak MB (median) | runs |\n|---|---|---:|---|');
+  console.log('\n| subject | node flags | RSS peak MB (median) | runs | CPU µs/request (median) | runs |\n|---|---|---:|---|---:|---|');
   for (const name of names) {
     const list = peaks.get(name)!;
-    console.log(`| ${name} | ${split(env[`VR_NODE_ARGS_${name}`] ?? env.VR_NODE_ARGS).join(' ') || '(defaults)'} | ${median(list).toFixed(0)} | ${list.map((x) => x.toFixed(0)).join(', ')} |`);
+    const cpu = cpus.get(name)!;
+    console.log(`| ${name} | ${split(env[`VR_NODE_ARGS_${name}`] ?? env.VR_NODE_ARGS).join(' ') || '(defaults)'} | ${median(list).toFixed(0)} | ${list.map((x) => x.toFixed(0)).join(', ')} | ${median(cpu).toFixed(0)} | ${cpu.map((x) => x.toFixed(0)).join(', ')} |`);
   }
 } finally {
   await live.stop();

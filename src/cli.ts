@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import type { AddressInfo } from 'node:net';
-import v8 from 'node:v8';
 import yargs, { type Options } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseConfig, ConfigError, type Config } from './config.js';
@@ -11,7 +10,7 @@ import { startupReport } from './observability/startup-report.js';
 import { createApp, type App } from './server.js';
 import { createSigner } from './signing.js';
 import { encodeTarget, extensionFor } from './url-codec.js';
-import { v8Tuning } from './v8-tuning.js';
+import { keepV8Tuning, semiSpaceCap, v8Tuning } from './v8-tuning.js';
 
 /**
  * The only module that reads argv and the environment, and the only one that exits. Flags > env
@@ -71,13 +70,15 @@ function hostPort(address: AddressInfo): string {
 }
 
 async function serve(config: Config): Promise<void> {
-  // Read by V8 whenever it sets the next heap limit, so it applies from here on (v8-tuning.ts says why).
-  for (const flag of v8Tuning(process.execArgv)) v8.setFlagsFromString(flag);
+  // Read by V8 whenever it sets the next heap limit or grows the young generation, so they apply from here
+  // on; kept set after every collection (v8-tuning.ts says why).
+  const tuning = keepV8Tuning(v8Tuning(process.execArgv), semiSpaceCap(process.execArgv));
   let app: App;
   let address: AddressInfo;
   try {
     app = createApp(config);
     address = await app.listen();
+    tuning.apply(); // the render worker has started, which resets them (v8-tuning.ts)
   } catch (err) {
     // A --req-options file or --hooks module that cannot be used is a bad option too: exit 2, naming it.
     if (err instanceof ConfigError || err instanceof HooksError) fail(err.message);
