@@ -267,7 +267,8 @@ export function createUpstream(
       lookup(target.hostname, { all: true }, (err, addresses) => {
         const list = addresses as unknown as Array<{ address: string; family: number }>;
         if (err || !Array.isArray(list) || list.length === 0) reject(classify(err ?? new Error('no address')));
-        else resolve(list[0]!);
+        // Every answer was judged; a front gets one, IPv4 when there is one (no happy eyeballs there).
+        else resolve(list.find((a) => a.family === 4) ?? list[0]!);
       }),
     );
     return { target, address: first.address, family: first.family === 6 ? 6 : 4 };

@@ -3,6 +3,7 @@
  * the headers of that reply. One table of requests, each with the verdict it must get.
  */
 import { expect } from 'chai';
+import { configFromOptions } from '../../src/config.js';
 import { MEDIA_EXTENSIONS, offloadHeaders, planOffload, type OffloadFacts } from '../../src/routes/offload-plan.js';
 
 const LOCATION = '/_hls_sidecar_offload/';
@@ -64,6 +65,12 @@ describe('offload plan (issue #16 §1): what nginx may fetch instead of the prox
       if (v.offload) expect(v.location).to.equal(LOCATION);
     });
   }
+
+  it('--offload: auto by default, none to turn it off, anything else refused naming the option', () => {
+    expect(configFromOptions().offload).to.equal('auto');
+    expect(configFromOptions({ offload: 'none' }).offload).to.equal('none');
+    expect(() => configFromOptions({ offload: 'always' })).to.throw(/offload/);
+  });
 
   it('media extensions: none of them a playlist extension', () => {
     for (const ext of ['m3u8', 'm3u', '']) expect(MEDIA_EXTENSIONS.has(ext)).to.equal(false);
