@@ -2,7 +2,8 @@
  * `npm run bench:cold-playlist` — the 100k-segment VOD playlist, cold every time: each request names the
  * upstream under a new query, so the proxy fetches ~3 MB from the origin, rewrites ~100k URIs and sends
  * ~9 MB. The first request goes out the moment the proxy accepts connections (the render worker's start-up
- * is part of it unless the proxy warmed it). Meanwhile a poller asks for a small cached playlist at a fixed
+ * is part of it unless the proxy warmed it; hls-sidecar opens its port once it has, so the start-up column,
+ * from spawning the process to its port accepting, shows what that wait costs). Meanwhile a poller asks for a small cached playlist at a fixed
  * rate, from a process of its own (bench/small-poller.ts); its p99 shows whether the big rewrite stalls
  * other viewers. The origin is nginx (sendfile), so the
  * `direct` row is the transfer alone: what no proxy can go below on this machine.
@@ -19,7 +20,7 @@
  *   COLD_DELAY_MS=0           wait this long after start-up before the first request
  *   COLD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   Node.js flags for hls-sidecar
  *
- * Prints one table: the first request, p50 and max of the others, small p99 and max meanwhile (and the p99
+ * Prints one table: start-up, the first request, p50 and max of the others, small p99 and max meanwhile (and the p99
  * of those sent after the first big response, start-up left out), and the machine's load average (the
  * bench machine is shared: read the numbers with it).
  */
@@ -91,6 +92,7 @@ async function smallPoller(rps: number): Promise<{ start(url: string): void; sto
 }
 
 interface Row {
+  startup: number;
   first: number;
   restP50: number;
   restMax: number;
@@ -107,10 +109,12 @@ let unique = 0;
 
 async function round(name: string, originUrl: string, originPid: number): Promise<Row> {
   const poller = await smallPoller(smallRps);
+  const spawned = performance.now();
   const subject: Subject = await startSubject(KINDS[name]!, {
     rootDir: name === 'base' ? baseDir! : ROOT, originUrl, originPid, runner,
     nodeArgs: env.COLD_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
   });
+  const startup = performance.now() - spawned;
   try {
     // Right after the port accepts: no warm-up request of any kind before the first big one.
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
@@ -129,7 +133,7 @@ async function round(name: string, originUrl: string, originPid: number): Promis
     const later = samples.filter(([at]) => at >= firstDone).map(([, ms]) => ms).sort((a, b) => a - b);
     const rest = times.slice(1).map((t) => t.ms);
     return {
-      first: times[0]!.ms, restP50: median(rest), restMax: Math.max(...rest), bytes: times[0]!.bytes,
+      startup, first: times[0]!.ms, restP50: median(rest), restMax: Math.max(...rest), bytes: times[0]!.bytes,
       smallP99: percentile(small, 99), smallMax: small.at(-1) ?? NaN, smallCount: small.length, laterP99: percentile(later, 99), load,
     };
   } finally {
@@ -148,7 +152,7 @@ try {
     for (const name of r % 2 ? [...names].reverse() : names) {
       const row = await round(name, origin.url, origin.nginx.process.pid);
       runs.get(name)!.push(row);
-      if (rounds > 1) console.log(`${name} round ${r + 1}: first ${row.first.toFixed(1)} ms, rest p50 ${row.restP50.toFixed(1)} ms, small p99 ${row.smallP99.toFixed(1)} ms (after the first ${row.laterP99.toFixed(1)} ms) (load ${row.load.toFixed(2)})`);
+      if (rounds > 1) console.log(`${name} round ${r + 1}: start-up ${row.startup.toFixed(0)} ms, first ${row.first.toFixed(1)} ms, rest p50 ${row.restP50.toFixed(1)} ms, small p99 ${row.smallP99.toFixed(1)} ms (after the first ${row.laterP99.toFixed(1)} ms) (load ${row.load.toFixed(2)})`);
     }
   }
 } finally {
@@ -159,8 +163,8 @@ try {
 const f = (x: number): string => x.toFixed(1);
 const med = (rows: Row[], k: keyof Row): number => median(rows.map((row) => row[k]));
 console.log(`\ncold ${segments}-segment playlist, ${n} sequential requests (each a cache miss) from start-up, small playlist polled at ${smallRps}/s meanwhile (${runner}${rounds > 1 ? `; medians of ${rounds} rounds` : ''})\n`);
-console.log('| subject | first ms | rest p50 ms | rest max ms | response MB | small p99 ms | small max ms | small p99 after the first ms | small requests | load avg |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| subject | start-up ms | first ms | rest p50 ms | rest max ms | response MB | small p99 ms | small max ms | small p99 after the first ms | small requests | load avg |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const [name, rows] of runs) {
-  console.log(`| ${name} | ${f(med(rows, 'first'))} | ${f(med(rows, 'restP50'))} | ${f(med(rows, 'restMax'))} | ${(med(rows, 'bytes') / 1e6).toFixed(1)} | ${f(med(rows, 'smallP99'))} | ${f(med(rows, 'smallMax'))} | ${f(med(rows, 'laterP99'))} | ${med(rows, 'smallCount')} | ${med(rows, 'load').toFixed(2)} |`);
+  console.log(`| ${name} | ${med(rows, 'startup').toFixed(0)} | ${f(med(rows, 'first'))} | ${f(med(rows, 'restP50'))} | ${f(med(rows, 'restMax'))} | ${(med(rows, 'bytes') / 1e6).toFixed(1)} | ${f(med(rows, 'smallP99'))} | ${f(med(rows, 'smallMax'))} | ${f(med(rows, 'laterP99'))} | ${med(rows, 'smallCount')} | ${med(rows, 'load').toFixed(2)} |`);
 }
