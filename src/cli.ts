@@ -72,7 +72,8 @@ function hostPort(address: AddressInfo): string {
 async function serve(config: Config): Promise<void> {
   // Read by V8 whenever it sets the next heap limit or grows the young generation, so they apply from here
   // on; kept set after every collection (v8-tuning.ts says why).
-  const tuning = keepV8Tuning(v8Tuning(process.execArgv), semiSpaceCap(process.execArgv));
+  const nodeOptions = (process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+  const tuning = keepV8Tuning(v8Tuning(process.execArgv), semiSpaceCap([...process.execArgv, ...nodeOptions]));
   let app: App;
   let address: AddressInfo;
   try {

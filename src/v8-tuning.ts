@@ -78,7 +78,7 @@ export function v8Tuning(execArgv: readonly string[]): string[] {
 export const SEMI_SPACE_CAP_MB = 8;
 const GROWTH_FACTOR = 2; // V8's default
 
-/** The semi-space cap to keep, in MB; undefined when the Node.js command line sizes the young generation itself. */
+/** The semi-space cap to keep, in MB; undefined when the Node.js command line (or NODE_OPTIONS) sizes the young generation itself. */
 export function semiSpaceCap(execArgv: readonly string[]): number | undefined {
   const given = execArgv.some((a) => /^--(max|min)[-_]semi[-_]space[-_]size(=|$)|^--max[-_]heap[-_]size(=|$)/.test(a));
   return given ? undefined : SEMI_SPACE_CAP_MB;
