@@ -16,6 +16,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+# The replicas run the built CLI (node dist/src/cli.js), as users run it.
+npm run build --silent
 # Namespaces a killed run left behind (their names start with hlsf).
 ip netns list 2>/dev/null | awk '/^hlsf/ {print $1}' | xargs -r -n1 ip netns delete 2>/dev/null || true
 if [ "$#" -eq 0 ]; then set -- 'test/faults/**/*.test.ts'; fi

@@ -5,6 +5,7 @@
  * redis+sentinel://; a Redis primary and replica; three Sentinels. The viewers' host is the process that
  * builds the stage.
  */
+import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,6 +64,17 @@ export interface FaultStage {
   /** A replica process's resident memory (MiB) and its TCP sockets to the origin (NaN while it is down). */
   usage(name: (typeof REPLICAS)[number]): Promise<{ rssMiB: number; upstreamSockets: number }>;
   close(): Promise<void>;
+}
+
+/** dist/src/cli.js, refused when any source file is newer (scripts/test-faults.sh builds first). */
+function builtCli(): string {
+  const cli = path.join(ROOT, 'dist/src/cli.js');
+  const built = statSync(cli, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const newest = readdirSync(path.join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .reduce((m, f) => Math.max(m, statSync(path.join(ROOT, 'src', f)).mtimeMs), 0);
+  if (built < newest) throw new Error('test/faults runs the built CLI: dist/ is missing or older than src/ (npm run build; npm run test:faults does it)');
+  return cli;
 }
 
 const sentinelConf = (port: number, primary: string, downAfterMs: number) => [
@@ -128,9 +140,12 @@ export async function startFaultStage(opts: { replicaArgs?: string[]; originDela
     for (const s of ['s1', 's2', 's3'] as const) await waitFor(`sentinel ${s}`, () => portAccepts(26379, host(s).address), 20_000, 100);
     const sentinels = (['s1', 's2', 's3'] as const).map((s) => `${host(s).address}:26379`).join(',');
 
-    // Replicas: the CLI, trusting only the front's address.
+    // Replicas: the CLI as built and installed (node dist/src/cli.js, as the image and the service run it,
+    // not tsx, whose compiling added a second to each start: the replica-killed row's recovery includes a
+    // start), trusting only the front's address.
+    const cli = builtCli();
     const startReplica = (name: (typeof REPLICAS)[number]): ManagedProcess => {
-      const p = host(name).spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts',
+      const p = host(name).spawn(process.execPath, [cli,
         '--port', '8080', '--bind', '0.0.0.0', '--prefix', '/hls-proxy', '--trust-proxy', host('front').address,
         '--redis', `redis+sentinel://${sentinels}/media`, '--useragent', name, '--log-level', 'warn', ...(opts.replicaArgs ?? [])], { cwd: ROOT, captureLimit: 256 * 1024 });
       procs.push(p);
